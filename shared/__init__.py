@@ -1,0 +1,1 @@
+"""Code shared by the API and the workers. Imports neither Flask nor Celery."""
