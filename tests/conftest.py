@@ -55,3 +55,72 @@ def mongo_db(mongo_client):
 @pytest.fixture
 def redis_url(services: LocalServices) -> str:
     return services.redis_url
+
+
+ADMIN_KEY = "sk_admin_test_key"
+
+
+class Api:
+    """A thin client over Flask's test client that speaks our headers."""
+
+    def __init__(self, client, key: str = ADMIN_KEY, namespace: str | None = None):
+        self.client, self.key, self.namespace = client, key, namespace
+
+    def as_(self, key: str | None = None, namespace: str | None = None) -> "Api":
+        return Api(self.client, key or self.key, namespace if namespace is not None else self.namespace)
+
+    def headers(self, extra: dict | None = None) -> dict:
+        h = {"Authorization": f"Bearer {self.key}"}
+        if self.namespace:
+            h["X-Namespace"] = self.namespace
+        return h | (extra or {})
+
+    def call(self, method: str, path: str, json=None, headers: dict | None = None, **kw):
+        resp = self.client.open(path, method=method, json=json, headers=self.headers(headers), **kw)
+        return resp.status_code, resp.get_json(silent=True), resp
+
+    def get(self, path, **kw):
+        return self.call("GET", path, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self.call("POST", path, json=json, **kw)
+
+    def put(self, path, json=None, **kw):
+        return self.call("PUT", path, json=json, **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self.call("PATCH", path, json=json, **kw)
+
+    def delete(self, path, **kw):
+        return self.call("DELETE", path, **kw)
+
+
+@pytest.fixture
+def settings(services: LocalServices):
+    from shared.settings import Settings
+
+    return Settings.from_env({**services.env(), "SLUICE_DB": f"sluice_test_{secrets.token_hex(4)}",
+                              "SLUICE_ADMIN_KEY": ADMIN_KEY})
+
+
+@pytest.fixture
+def app(settings, mongo_client):
+    from api.app import create_app
+
+    application = create_app(settings)
+    yield application
+    application.extensions["sluice.stores"].mongo.close()
+    mongo_client.drop_database(settings.mongo_db)
+
+
+@pytest.fixture
+def admin(app) -> Api:
+    return Api(app.test_client())
+
+
+@pytest.fixture
+def api(admin) -> Api:
+    """Admin client bound to a fresh namespace 'default-ns'."""
+    status, body, _ = admin.post("/v1/namespaces", json={"namespace_name": "default-ns"})
+    assert status == 201, body
+    return admin.as_(namespace="default-ns")

@@ -1,0 +1,30 @@
+"""Schema pieces shared by several resources."""
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields, validate
+
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+name_field = lambda **kw: fields.String(  # noqa: E731 - a tiny field factory
+    validate=validate.Regexp(NAME_RE, error="must be 1-128 characters: letters, digits, '_', '-', '.', "
+                                            "starting with a letter or digit"), **kw)
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ListRequestSchema(StrictSchema):
+    filters = fields.Dict(load_default=None, allow_none=True)
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    cursor = fields.String(load_default=None, allow_none=True)
+
+
+class PaginationSchema(Schema):
+    limit = fields.Integer()
+    next_cursor = fields.String(allow_none=True)
+    total = fields.Integer()
+
+
+class DeletedSchema(Schema):
+    deleted = fields.Boolean()

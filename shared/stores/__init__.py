@@ -1,0 +1,50 @@
+"""Stores: the only place pymongo collections are touched. `Stores` bundles them."""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from shared.settings import Settings
+from shared.stores.api_keys import ApiKeyStore
+from shared.stores.base import Store
+from shared.stores.buckets import BucketStore
+from shared.stores.mongo import Mongo
+from shared.stores.namespaces import NamespaceStore
+from shared.stores.objects import ObjectStore
+
+
+class Stores:
+    """Every store over one database. Later modules register more stores in `_extra()`."""
+
+    def __init__(self, mongo: Mongo):
+        self.mongo = mongo
+        db = mongo.db
+        self.namespaces = NamespaceStore(db)
+        self.api_keys = ApiKeyStore(db)
+        self.buckets = BucketStore(db)
+        self.objects = ObjectStore(db)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **mongo_kw: Any) -> "Stores":
+        return cls(Mongo(settings, **mongo_kw))
+
+    def all(self) -> Iterator[Store]:
+        return (v for v in vars(self).values() if isinstance(v, Store))
+
+    def ensure_indexes(self) -> None:
+        for store in self.all():
+            store.ensure_indexes()
+
+    def namespace_resource_counts(self, namespace_id: str) -> dict[str, int]:
+        return {s.collection_name: n for s in self.all()
+                if s.namespaced and (n := s.count_in_namespace(namespace_id))}
+
+    def bucket_dependents(self, namespace_id: str, bucket_id: str) -> list[str]:
+        """Names of collections that read from this bucket (deleting it would orphan them)."""
+        collections = getattr(self, "collections", None)
+        return collections.names_using_bucket(namespace_id, bucket_id) if collections else []
+
+    def delete_namespace(self, namespace_id: str) -> None:
+        for store in self.all():
+            store.delete_in_namespace(namespace_id)
+        self.api_keys.forget_namespace(namespace_id)
+        self.namespaces.delete(namespace_id)

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from shared.errors import Conflict, NotFound
+from shared.ids import looks_like, new_id
+from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.paging import Page, paginate
+from shared.timeutil import utcnow
+
+BUCKET_SYSTEM_FIELDS = {"bucket_id": "_id", "bucket_name": "bucket_name",
+                        "created_at": "created_at", "updated_at": "updated_at"}
+
+
+class BucketStore(Store):
+    collection_name = "buckets"
+    id_field = "bucket_id"
+
+    def indexes(self) -> list[IndexModel]:
+        return [IndexModel([("namespace_id", ASCENDING), ("bucket_name", ASCENDING)], unique=True),
+                IndexModel([("namespace_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])]
+
+    def create(self, namespace_id: str, spec: dict) -> dict:
+        now = utcnow()
+        doc = {"_id": new_id("bucket"), "namespace_id": namespace_id,
+               "bucket_name": spec["bucket_name"], "description": spec.get("description"),
+               "metadata": spec.get("metadata") or {}, "schema": spec.get("schema"),
+               "unique_key": spec.get("unique_key"), "created_at": now, "updated_at": now}
+        try:
+            self.coll.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise Conflict(f"bucket '{spec['bucket_name']}' already exists in this namespace",
+                           code="bucket_exists") from exc
+        return doc
+
+    def find(self, namespace_id: str, id_or_name: str) -> dict | None:
+        if looks_like("bucket", id_or_name):
+            doc = self.coll.find_one({"_id": id_or_name, "namespace_id": namespace_id})
+            if doc:
+                return doc
+        return self.coll.find_one({"namespace_id": namespace_id, "bucket_name": id_or_name})
+
+    def get(self, namespace_id: str, id_or_name: str) -> dict:
+        doc = self.find(namespace_id, id_or_name)
+        if doc is None:
+            raise NotFound(f"bucket '{id_or_name}' does not exist", code="bucket_not_found")
+        return doc
+
+    def update(self, namespace_id: str, bucket_id: str, changes: dict) -> dict:
+        if "bucket_name" in changes:
+            clash = self.coll.find_one({"namespace_id": namespace_id, "bucket_name": changes["bucket_name"],
+                                        "_id": {"$ne": bucket_id}})
+            if clash:
+                raise Conflict(f"bucket '{changes['bucket_name']}' already exists in this namespace",
+                               code="bucket_exists")
+        try:
+            doc = self.coll.find_one_and_update(
+                {"_id": bucket_id, "namespace_id": namespace_id},
+                {"$set": {**changes, "updated_at": utcnow()}}, return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError as exc:
+            raise Conflict("bucket name already taken", code="bucket_exists") from exc
+        if doc is None:
+            raise NotFound(f"bucket '{bucket_id}' does not exist", code="bucket_not_found")
+        return doc
+
+    def list(self, namespace_id: str, mongo_filter: dict, *, limit: int | None, cursor: str | None) -> Page:
+        query: dict[str, Any] = {"namespace_id": namespace_id}
+        if mongo_filter:
+            query = {"$and": [query, mongo_filter]}
+        return paginate(self.coll, query, limit=limit, cursor=cursor, render=self.render)
+
+    def delete(self, namespace_id: str, bucket_id: str) -> None:
+        self.coll.delete_one({"_id": bucket_id, "namespace_id": namespace_id})
+
+    def ids_by_names_or_ids(self, namespace_id: str, refs: list[str]) -> dict[str, str | None]:
+        return {ref: (d["_id"] if (d := self.find(namespace_id, ref)) else None) for ref in refs}
+
+    @staticmethod
+    def resolve_field(field: str) -> str:
+        if field in BUCKET_SYSTEM_FIELDS:
+            return BUCKET_SYSTEM_FIELDS[field]
+        return field

@@ -1,0 +1,224 @@
+"""Objects of a bucket. A bucket's unique_key makes writes idempotent: the key's values are
+hashed into `unique_hash`, guarded by a unique index, so concurrent writers of one key can
+never create two objects (the index decides, not a read-then-write)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Iterable
+
+from pymongo import InsertOne, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from shared.errors import Conflict, NotFound, ValidationFailed
+from shared.ids import new_id
+from shared.status import ObjectStatus
+from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.paging import Page, paginate
+from shared.timeutil import utcnow
+
+POLICIES = ("insert", "update", "upsert")
+OBJECT_SYSTEM_FIELDS = {"object_id": "_id", "bucket_id": "bucket_id", "key_prefix": "key_prefix",
+                        "status": "status", "created_at": "created_at", "updated_at": "updated_at"}
+
+
+def resolve_object_field(field: str) -> str:
+    """User field names in filters/sorts → stored paths. Bare names mean fields of `data`."""
+    if field in OBJECT_SYSTEM_FIELDS:
+        return OBJECT_SYSTEM_FIELDS[field]
+    if field.startswith(("data.", "metadata.")) or field in ("data", "metadata"):
+        return field
+    return f"data.{field}"
+
+
+def _get_path(data: dict, path: str) -> Any:
+    cur: Any = data
+    for part in path.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def unique_hash(unique_key: dict | None, data: dict, path: str = "data") -> str | None:
+    """Hash of the unique-key values of `data`; None for buckets without a unique_key."""
+    if not unique_key:
+        return None
+    values = []
+    for field in unique_key["fields"]:
+        value = _get_path(data, field)
+        if value is None:
+            raise ValidationFailed.at(f"{path}.{field}", "is required: it is part of the bucket's unique_key",
+                                      code="missing_unique_key")
+        values.append(value)
+    canonical = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class ObjectStore(Store):
+    collection_name = "objects"
+    id_field = "object_id"
+
+    def indexes(self) -> list[IndexModel]:
+        return [
+            IndexModel([("bucket_id", ASCENDING), ("unique_hash", ASCENDING)], unique=True,
+                       partialFilterExpression={"unique_hash": {"$type": "string"}}),
+            IndexModel([("namespace_id", ASCENDING), ("bucket_id", ASCENDING),
+                        ("created_at", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("namespace_id", ASCENDING), ("bucket_id", ASCENDING),
+                        ("updated_at", ASCENDING), ("_id", ASCENDING)]),
+            IndexModel([("bucket_id", ASCENDING), ("_id", ASCENDING)]),
+        ]
+
+    # -- writes -------------------------------------------------------------------------
+    def _fields(self, item: dict, now: Any) -> dict:
+        return {"key_prefix": item.get("key_prefix"), "metadata": item.get("metadata") or {},
+                "data": item["data"], "status": ObjectStatus.PENDING.value, "updated_at": now}
+
+    def _new_doc(self, bucket: dict, item: dict, uhash: str | None, now: Any) -> dict:
+        doc = {"_id": new_id("object"), "namespace_id": bucket["namespace_id"],
+               "bucket_id": bucket["_id"], **self._fields(item, now), "created_at": now}
+        if uhash is not None:
+            doc["unique_hash"] = uhash
+        return doc
+
+    def write(self, bucket: dict, item: dict, policy: str, uhash: str | None) -> tuple[dict, str]:
+        """Write one object; returns (stored doc, outcome 'created' | 'updated')."""
+        now = utcnow()
+        if uhash is None:
+            doc = self._new_doc(bucket, item, None, now)
+            self.coll.insert_one(doc)
+            return doc, "created"
+        key = {"bucket_id": bucket["_id"], "unique_hash": uhash}
+        if policy == "insert":
+            doc = self._new_doc(bucket, item, uhash, now)
+            try:
+                self.coll.insert_one(doc)
+            except DuplicateKeyError as exc:
+                raise Conflict("an object with this unique key already exists",
+                               code="duplicate_unique_key") from exc
+            return doc, "created"
+        if policy == "update":
+            doc = self.coll.find_one_and_update(key, {"$set": self._fields(item, now)},
+                                                return_document=ReturnDocument.AFTER)
+            if doc is None:
+                raise NotFound("no object with this unique key exists", code="object_not_found")
+            return doc, "updated"
+        return self._upsert(bucket, item, uhash, now)
+
+    def _upsert(self, bucket: dict, item: dict, uhash: str, now: Any) -> tuple[dict, str]:
+        key = {"bucket_id": bucket["_id"], "unique_hash": uhash}
+        update = {"$set": self._fields(item, now),
+                  "$setOnInsert": {"_id": new_id("object"), "namespace_id": bucket["namespace_id"],
+                                   "created_at": now}}
+        for attempt in range(3):
+            try:
+                before = self.coll.find_one_and_update(key, update, upsert=True,
+                                                       return_document=ReturnDocument.BEFORE)
+                break
+            except DuplicateKeyError:
+                # Two upserts raced on an absent key: the loser retries and becomes an update.
+                if attempt == 2:
+                    raise
+        doc = self.coll.find_one(key)
+        return doc, ("updated" if before else "created")
+
+    def write_many(self, bucket: dict, items: list[dict], policy: str,
+                   hashes: list[str | None]) -> list[dict]:
+        """Bulk write of pre-validated items; per item: {index, object_id, outcome[, error]}."""
+        now = utcnow()
+        if not items:
+            return []
+        if bucket.get("unique_key") is None or policy == "insert":
+            docs = [self._new_doc(bucket, it, h, now) for it, h in zip(items, hashes)]
+            failed: dict[int, dict] = {}
+            try:
+                self.coll.bulk_write([InsertOne(d) for d in docs], ordered=False)
+            except BulkWriteError as exc:
+                for err in exc.details.get("writeErrors", []):
+                    failed[err["index"]] = {"code": "duplicate_unique_key",
+                                            "message": "an object with this unique key already exists"}
+            return [{"index": i, "object_id": None if i in failed else d["_id"],
+                     "outcome": "conflict" if i in failed else "created",
+                     **({"error": failed[i]} if i in failed else {})} for i, d in enumerate(docs)]
+        return self._write_many_keyed(bucket, items, policy, hashes, now)
+
+    def _write_many_keyed(self, bucket: dict, items: list[dict], policy: str,
+                          hashes: list[str | None], now: Any) -> list[dict]:
+        existing = {d["unique_hash"]: d["_id"] for d in self.coll.find(
+            {"bucket_id": bucket["_id"], "unique_hash": {"$in": list(set(hashes))}},
+            {"unique_hash": 1})}
+        ops, results, op_index = [], [], {}
+        for i, (item, h) in enumerate(zip(items, hashes)):
+            if policy == "update" and h not in existing:
+                results.append({"index": i, "object_id": None, "outcome": "not_found",
+                                "error": {"code": "object_not_found",
+                                          "message": "no object with this unique key exists"}})
+                continue
+            op_index[len(ops)] = i
+            ops.append(UpdateOne({"bucket_id": bucket["_id"], "unique_hash": h},
+                                 {"$set": self._fields(item, now),
+                                  "$setOnInsert": {"_id": new_id("object"),
+                                                   "namespace_id": bucket["namespace_id"],
+                                                   "created_at": now}},
+                                 upsert=(policy == "upsert")))
+        if ops:
+            self.coll.bulk_write(ops, ordered=True)
+        ids = {d["unique_hash"]: d["_id"] for d in self.coll.find(
+            {"bucket_id": bucket["_id"], "unique_hash": {"$in": list(set(hashes))}}, {"unique_hash": 1})}
+        seen: set[str] = set(existing)
+        for op_i in sorted(op_index):
+            i = op_index[op_i]
+            h = hashes[i]
+            outcome = "updated" if h in seen else "created"
+            seen.add(h)  # a key repeated within one batch is created once, then updated
+            results.append({"index": i, "object_id": ids.get(h), "outcome": outcome})
+        return sorted(results, key=lambda r: r["index"])
+
+    # -- reads / single-object changes ---------------------------------------------------
+    def get(self, bucket_id: str, object_id: str) -> dict:
+        doc = self.coll.find_one({"_id": object_id, "bucket_id": bucket_id})
+        if doc is None:
+            raise NotFound(f"object '{object_id}' does not exist", code="object_not_found")
+        return doc
+
+    def replace(self, bucket_id: str, object_id: str, item: dict, uhash: str | None) -> dict:
+        now = utcnow()
+        update: dict[str, Any] = {"$set": self._fields(item, now)}
+        if uhash is not None:
+            update["$set"]["unique_hash"] = uhash
+        try:
+            doc = self.coll.find_one_and_update({"_id": object_id, "bucket_id": bucket_id}, update,
+                                                return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError as exc:
+            raise Conflict("another object already has this unique key",
+                           code="duplicate_unique_key") from exc
+        if doc is None:
+            raise NotFound(f"object '{object_id}' does not exist", code="object_not_found")
+        return doc
+
+    def delete(self, bucket_id: str, object_id: str) -> None:
+        if self.coll.delete_one({"_id": object_id, "bucket_id": bucket_id}).deleted_count == 0:
+            raise NotFound(f"object '{object_id}' does not exist", code="object_not_found")
+
+    def delete_bucket(self, bucket_id: str) -> int:
+        return self.coll.delete_many({"bucket_id": bucket_id}).deleted_count
+
+    def count(self, bucket_ids: Iterable[str], mongo_filter: dict | None = None) -> int:
+        query: dict[str, Any] = {"bucket_id": {"$in": list(bucket_ids)}}
+        if mongo_filter:
+            query = {"$and": [query, mongo_filter]}
+        return self.coll.count_documents(query)
+
+    def list(self, bucket_id: str, mongo_filter: dict, *, sort_field: str, descending: bool,
+             limit: int | None, cursor: str | None) -> Page:
+        query: dict[str, Any] = {"bucket_id": bucket_id}
+        if mongo_filter:
+            query = {"$and": [query, mongo_filter]}
+        return paginate(self.coll, query, limit=limit, cursor=cursor, sort_field=sort_field,
+                        descending=descending, render=self.render)
+
+    def render(self, doc: dict) -> dict:
+        out = super().render(doc)
+        out.pop("unique_hash", None)
+        return out

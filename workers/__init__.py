@@ -1,0 +1,1 @@
+"""Celery workers: the app, thin tasks and canvas building. Never imports Flask or api/."""
