@@ -44,6 +44,7 @@ class Settings:
     # Celery reliability knobs. The hard time limit must stay below the visibility timeout
     # or a long chunk is delivered twice.
     visibility_timeout_s: int = 3600
+    unacked_restore_interval_s: int = 10
     task_soft_time_limit_s: int = 300
     task_time_limit_s: int = 360
     result_expires_s: int = 3600
@@ -69,6 +70,8 @@ class Settings:
             js_memory_limit_mb=_int(env, "SLUICE_JS_MEMORY_LIMIT_MB", d.js_memory_limit_mb),
             js_stack_limit_kb=_int(env, "SLUICE_JS_STACK_LIMIT_KB", d.js_stack_limit_kb),
             visibility_timeout_s=_int(env, "SLUICE_VISIBILITY_TIMEOUT_S", d.visibility_timeout_s),
+            unacked_restore_interval_s=_int(env, "SLUICE_UNACKED_RESTORE_INTERVAL_S",
+                                            d.unacked_restore_interval_s),
             task_soft_time_limit_s=_int(env, "SLUICE_TASK_SOFT_TIME_LIMIT_S", d.task_soft_time_limit_s),
             task_time_limit_s=_int(env, "SLUICE_TASK_TIME_LIMIT_S", d.task_time_limit_s),
             result_expires_s=_int(env, "SLUICE_RESULT_EXPIRES_S", d.result_expires_s),
@@ -107,6 +110,7 @@ ENV_DOCS: dict[str, str] = {
     "SLUICE_JS_MEMORY_LIMIT_MB": "Server-wide cap on JavaScript heap per context (default 64).",
     "SLUICE_JS_STACK_LIMIT_KB": "Server-wide cap on JavaScript stack (default 512).",
     "SLUICE_VISIBILITY_TIMEOUT_S": "Redis visibility timeout: unacked work of a dead worker is redelivered after it (default 3600).",
+    "SLUICE_UNACKED_RESTORE_INTERVAL_S": "How often workers sweep for unacked messages past the visibility timeout (default 10).",
     "SLUICE_TASK_SOFT_TIME_LIMIT_S": "Soft time limit per task (default 300).",
     "SLUICE_TASK_TIME_LIMIT_S": "Hard time limit per task, below the visibility timeout (default 360).",
     "SLUICE_RESULT_EXPIRES_S": "Celery results expire from Redis after this (default 3600).",

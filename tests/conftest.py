@@ -100,7 +100,7 @@ def settings(services: LocalServices):
     from shared.settings import Settings
 
     return Settings.from_env({**services.env(), "SLUICE_DB": f"sluice_test_{secrets.token_hex(4)}",
-                              "SLUICE_ADMIN_KEY": ADMIN_KEY})
+                              "SLUICE_ADMIN_KEY": ADMIN_KEY, "SLUICE_CHUNK_SIZE": "100"})
 
 
 @pytest.fixture
@@ -124,3 +124,34 @@ def api(admin) -> Api:
     status, body, _ = admin.post("/v1/namespaces", json={"namespace_name": "default-ns"})
     assert status == 201, body
     return admin.as_(namespace="default-ns")
+
+
+@pytest.fixture
+def worker_env(settings, services) -> dict:
+    env = {**os.environ, **services.env(), "SLUICE_DB": settings.mongo_db, "SLUICE_ADMIN_KEY": ADMIN_KEY,
+           "SLUICE_CHUNK_SIZE": str(settings.chunk_size), "PYTHONUNBUFFERED": "1"}
+    if services.started_redis:
+        # Only a Redis these tests started may be flushed: it clears queues a previous test left.
+        import redis
+
+        client = redis.Redis.from_url(services.redis_url)
+        client.flushdb()
+        client.close()
+    return env
+
+
+@pytest.fixture
+def start_worker(app, worker_env):
+    """Start real Celery worker processes (separate from the test process)."""
+    from tests.e2e_support import WorkerProcess
+
+    started: list[WorkerProcess] = []
+
+    def _start(**kw) -> WorkerProcess:
+        w = WorkerProcess({**worker_env, **kw.pop("env", {})}, **kw)
+        started.append(w)
+        return w.start(app.extensions["sluice.tasks"])
+
+    yield _start
+    for w in started:
+        w.stop()

@@ -1,7 +1,7 @@
 """The Celery application. `celery -A workers.app worker` finds `app` here.
 
-The module-level `app` is created by `create_celery()`, which reads settings from the
-environment once; stores (and their Mongo clients) are built lazily per worker process,
+`app` is created by `create_celery()` on first access (see `__getattr__`), which reads
+settings from the environment once; stores (and their Mongo clients) are built lazily per worker process,
 because pymongo is not fork-safe.
 """
 from __future__ import annotations
@@ -51,4 +51,15 @@ def runtime(celery: Celery) -> Any:
     return _runtime["stores"]
 
 
-app = create_celery()
+_app: Celery | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """`celery -A workers.app` reads `workers.app.app`; building it on first access keeps
+    importing this module free of side effects (no env read, no client)."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_celery()
+        return _app
+    raise AttributeError(name)

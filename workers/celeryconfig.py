@@ -6,7 +6,7 @@ from typing import Any
 from kombu import Queue
 
 from shared.settings import Settings
-from shared.tasknames import QUEUE_DEFAULT, QUEUES, ROUTES
+from shared.tasknames import QUEUE_DEFAULT, QUEUES, ROUTES, WATCHDOG
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -15,7 +15,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_backend": settings.redis_url,
         # Unacked messages of a dead worker come back after this; every task's hard time
         # limit is below it (checked in Settings) so a healthy task is never delivered twice.
-        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
+        # kombu sweeps for expired unacked messages every interval x throttle seconds (100 s by
+        # default); a sweep is one sorted-set range query, so we sweep every interval.
+        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout_s,
+                                     "unacked_restore_interval": settings.unacked_restore_interval_s,
+                                     "unacked_restore_throttle": 1},
         "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
         "broker_connection_retry_on_startup": True,
         "task_acks_late": True,
@@ -44,4 +48,4 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def beat_schedule(settings: Settings) -> dict[str, Any]:
     """Beat only fires short static ticks; the ticks claim due work atomically in MongoDB,
     so running two beats never double-fires anything. Entries are added as their tasks land."""
-    return {}
+    return {"watchdog": {"task": WATCHDOG, "schedule": settings.watchdog_interval_s}}

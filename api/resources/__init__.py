@@ -11,6 +11,11 @@ RESOURCES = (
     "api_keys",
     "buckets",
     "objects",
+    "collections",
+    "taxonomies",
+    "feature_extractors",
+    "batches",
+    "tasks",
 )
 
 

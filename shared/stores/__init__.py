@@ -10,22 +10,32 @@ from shared.stores.buckets import BucketStore
 from shared.stores.mongo import Mongo
 from shared.stores.namespaces import NamespaceStore
 from shared.stores.objects import ObjectStore
+from shared.stores.batches import BatchStore
+from shared.stores.collections import CollectionStore
+from shared.stores.documents import DocumentStore
+from shared.stores.idempotency import IdempotencyStore
+from shared.stores.taxonomies import TaxonomyStore
 
 
 class Stores:
     """Every store over one database. Later modules register more stores in `_extra()`."""
 
-    def __init__(self, mongo: Mongo):
+    def __init__(self, mongo: Mongo, settings: Settings):
         self.mongo = mongo
         db = mongo.db
         self.namespaces = NamespaceStore(db)
         self.api_keys = ApiKeyStore(db)
         self.buckets = BucketStore(db)
         self.objects = ObjectStore(db)
+        self.collections = CollectionStore(db)
+        self.documents = DocumentStore(db)
+        self.taxonomies = TaxonomyStore(db)
+        self.batches = BatchStore(db)
+        self.idempotency = IdempotencyStore(db, settings.idempotency_ttl_s)
 
     @classmethod
     def from_settings(cls, settings: Settings, **mongo_kw: Any) -> "Stores":
-        return cls(Mongo(settings, **mongo_kw))
+        return cls(Mongo(settings, **mongo_kw), settings)
 
     def all(self) -> Iterator[Store]:
         return (v for v in vars(self).values() if isinstance(v, Store))
@@ -40,8 +50,7 @@ class Stores:
 
     def bucket_dependents(self, namespace_id: str, bucket_id: str) -> list[str]:
         """Names of collections that read from this bucket (deleting it would orphan them)."""
-        collections = getattr(self, "collections", None)
-        return collections.names_using_bucket(namespace_id, bucket_id) if collections else []
+        return self.collections.names_using_bucket(namespace_id, bucket_id)
 
     def delete_namespace(self, namespace_id: str) -> None:
         for store in self.all():

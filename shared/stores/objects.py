@@ -222,3 +222,37 @@ class ObjectStore(Store):
         out = super().render(doc)
         out.pop("unique_hash", None)
         return out
+
+    # -- batch engine reads ---------------------------------------------------------------
+    @staticmethod
+    def scope_query(bucket_ids: list[str], prefix: str | None = None, object_ids: list[str] | None = None,
+                    mongo_filter: dict | None = None, only_ids: list[str] | None = None) -> dict:
+        import re
+
+        parts: list[dict] = [{"bucket_id": {"$in": bucket_ids}}]
+        if prefix:
+            parts.append({"key_prefix": {"$regex": "^" + re.escape(prefix)}})
+        if object_ids is not None:
+            parts.append({"_id": {"$in": object_ids}})
+        if only_ids is not None:
+            parts.append({"_id": {"$in": only_ids}})
+        if mongo_filter:
+            parts.append(mongo_filter)
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    def boundaries(self, query: dict, size: int) -> tuple[list[tuple[str, str | None]], int]:
+        from shared.stores.scan import id_boundaries
+
+        return id_boundaries(self.coll, query, size)
+
+    def fetch_range(self, query: dict, lo: str, hi: str | None) -> list[dict]:
+        from shared.stores.scan import range_query
+
+        return list(self.coll.find(range_query(query, lo, hi)).sort("_id", 1))
+
+    def set_status(self, ids: list[str], status: str) -> None:
+        if ids:
+            self.coll.update_many({"_id": {"$in": ids}}, {"$set": {"status": status}})
+
+    def count_matching(self, query: dict) -> int:
+        return self.coll.count_documents(query)

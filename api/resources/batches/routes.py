@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from api.auth import namespace_id
+from api.context import stores, tasks
+from api.jsonio import load, page_response, query_int
+from api.openapi import documented
+from api.resources.batches.schemas import BatchListSchema, RetrySchema
+from shared.engine import batches as engine
+from shared.engine.progress import render_batch
+from shared.errors import ValidationFailed
+from shared.tasknames import START_BATCH
+
+bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
+
+
+def view(batch: dict) -> dict:
+    return render_batch(batch, stores().batches.tier_stats(batch["_id"]))
+
+
+@bp.get("/<batch_id>")
+@documented("Live progress of a batch: status, tiers, counters, errors", errors={404: "no such batch"})
+def get(batch_id: str):
+    return view(stores().batches.get(batch_id, namespace_id()))
+
+
+@bp.post("/list")
+@documented("List batches by status and collection", body=BatchListSchema)
+def list_():
+    body = load(BatchListSchema(), allow_empty=True)
+    query: dict = {}
+    if body["status"]:
+        query["status"] = {"$in": body["status"]}
+    if body["collection_id"]:
+        col = stores().collections.get(namespace_id(), body["collection_id"])
+        query["collection_id"] = col["_id"]
+    page = stores().batches.list(namespace_id(), query, limit=body["limit"], cursor=body["cursor"])
+    page.items[:] = [view(b) for b in page.items]
+    return page_response(page)
+
+
+@bp.get("/<batch_id>/failed-documents")
+@documented("Per-record failures of a batch (paged)", query={"limit": "page size", "cursor": "next page"})
+def failed(batch_id: str):
+    batch = stores().batches.get(batch_id, namespace_id())
+    page = stores().batches.failures_page(batch["_id"], limit=query_int("limit"),
+                                          cursor=request.args.get("cursor"))
+    return page_response(page)
+
+
+@bp.post("/<batch_id>/cancel")
+@documented("Cancel a batch: a durable flag checked between chunks, plus revoke",
+            errors={409: "already finished"})
+def cancel(batch_id: str):
+    batch = engine.cancel(stores(), batch_id, namespace_id())
+    pending = stores().batches.pending_chunks(batch["_id"], batch["attempt"], batch.get("current_tier", 0))
+    tasks().revoke([c["_id"] for c in pending])
+    return view(stores().batches.get(batch["_id"]))
+
+
+@bp.post("/<batch_id>/retry")
+@documented("Re-run what failed (failed_only) or everything (all) from the given tiers",
+            body=RetrySchema, errors={409: "batch still running or nothing to retry"})
+def retry(batch_id: str):
+    body = load(RetrySchema(), allow_empty=True)
+    batch = stores().batches.get(batch_id, namespace_id())
+    for i, n in enumerate(body["tier_nums"] or []):
+        if n >= batch["total_tiers"]:
+            raise ValidationFailed.at(f"tier_nums.{i}", f"batch has tiers 0..{batch['total_tiers'] - 1}")
+    start_tier, only = engine.prepare_retry(stores(), batch["_id"], namespace_id(), body["retry_mode"],
+                                            body["tier_nums"])
+    attempt = stores().batches.get(batch["_id"])["attempt"]
+    tasks().send(START_BATCH, (batch["_id"], start_tier, only), task_id=f"{batch['_id']}:start:{attempt}")
+    return view(stores().batches.get(batch["_id"]))

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from flask import Blueprint
+
+from api.auth import namespace_id
+from api.context import stores, tasks
+from api.jsonio import load, page_response
+from api.openapi import documented
+from api.resources.batches.schemas import BatchListSchema
+from shared.engine import batches as engine
+from shared.engine.progress import render_task
+from shared.errors import NotFound
+
+bp = Blueprint("tasks", __name__, url_prefix="/v1/tasks")
+
+
+def _batch_for(task_id: str) -> dict:
+    batch = stores().batches.by_task_id(task_id, namespace_id())
+    if batch is None:
+        raise NotFound(f"task '{task_id}' does not exist", code="task_not_found")
+    return batch
+
+
+@bp.get("/<task_id>")
+@documented("A task's status and progress; stop polling on COMPLETED, COMPLETED_WITH_ERRORS, "
+            "FAILED or CANCELED", errors={404: "no such task"})
+def get(task_id: str):
+    batch = _batch_for(task_id)
+    return render_task(batch, stores().batches.tier_stats(batch["_id"]))
+
+
+@bp.post("/list")
+@documented("List tasks", body=BatchListSchema)
+def list_():
+    body = load(BatchListSchema(), allow_empty=True)
+    query: dict = {"status": {"$in": body["status"]}} if body["status"] else {}
+    page = stores().batches.list(namespace_id(), query, limit=body["limit"], cursor=body["cursor"])
+    page.items[:] = [render_task(b, stores().batches.tier_stats(b["_id"])) for b in page.items]
+    return page_response(page)
+
+
+@bp.delete("/<task_id>")
+@documented("Cancel a task", errors={404: "no such task", 409: "already finished"})
+def cancel(task_id: str):
+    batch = engine.cancel(stores(), _batch_for(task_id)["_id"], namespace_id())
+    pending = stores().batches.pending_chunks(batch["_id"], batch["attempt"], batch.get("current_tier", 0))
+    tasks().revoke([c["_id"] for c in pending])
+    return render_task(stores().batches.get(batch["_id"]), stores().batches.tier_stats(batch["_id"]))

@@ -1,0 +1,123 @@
+"""Batch lifecycle as plain functions over stores: create, launch a tier, finish a tier,
+finish, cancel, retry. Celery tasks call these; none of them touch Celery."""
+from __future__ import annotations
+
+from typing import Any
+
+from shared.engine import sources
+from shared.engine.planning import plan_tiers
+from shared.errors import Conflict
+from shared.ids import new_id
+from shared.settings import Settings
+from shared.status import BatchStatus, finished_status, is_terminal
+from shared.timeutil import utcnow
+
+B = BatchStatus
+
+
+def new_batch(ns_id: str, collection: dict, all_collections: list[dict], trigger: dict,
+              counts: dict, deterministic: bool) -> dict:
+    plan = plan_tiers(collection["_id"], all_collections)
+    now = utcnow()
+    return {"_id": new_id("batch"), "task_id": new_id("task"), "namespace_id": ns_id,
+            "collection_id": collection["_id"], "status": B.PENDING.value,
+            "total_tiers": len(plan), "current_tier": 0, "attempt": 1,
+            "tiers": [{**t.to_dict(), "status": B.PENDING.value, "started_at": None,
+                       "completed_at": None} for t in plan],
+            "trigger": trigger, "deterministic_ids": deterministic, **counts,
+            "created_at": now, "updated_at": now, "started_at": None, "completed_at": None,
+            "heartbeat_at": now, "error": None, "cancel_requested": False, "redispatches": 0}
+
+
+def start(stores: Any, batch_id: str) -> dict | None:
+    return stores.batches.transition(batch_id, B.PROCESSING.value,
+                                     {"started_at": utcnow(), "heartbeat_at": utcnow()})
+
+
+def launch_tier(stores: Any, settings: Settings, batch_id: str, tier_num: int,
+                only_ids: dict[str, list[str]] | None = None) -> list[str]:
+    """Plan the chunks of a tier from what is in MongoDB now; return their ids (maybe none)."""
+    batch = stores.batches.get(batch_id)
+    tier = batch["tiers"][tier_num]
+    rows = []
+    for collection_id in tier["collection_ids"]:
+        collection = stores.collections.by_id(collection_id)
+        ids = None if only_ids is None else only_ids.get(collection_id, [])
+        store, query = sources.tier_input(stores, batch, collection, tier_num, ids)
+        ranges, total = store.boundaries(query, settings.chunk_size)
+        # Every range but the last is full by construction.
+        sizes = [settings.chunk_size] * (len(ranges) - 1) + [total - settings.chunk_size * (len(ranges) - 1)]
+        for index, ((lo, hi), size) in enumerate(zip(ranges, sizes)):
+            cid = stores.batches.chunk_id(batch_id, batch["attempt"], tier_num, collection_id, index)
+            rows.append({"_id": cid, "batch_id": batch_id, "attempt": batch["attempt"], "tier_num": tier_num,
+                         "collection_id": collection_id, "index": index, "lo": lo, "hi": hi, "size": size,
+                         "only_ids": ids, "done": False, "created_at": utcnow()})
+    stores.batches.add_chunks(rows)
+    stores.batches.set_fields(batch_id, {f"tiers.{tier_num}.status": B.PROCESSING.value,
+                                         f"tiers.{tier_num}.started_at": utcnow(),
+                                         "current_tier": tier_num, "heartbeat_at": utcnow()})
+    return [r["_id"] for r in rows]
+
+
+def finish_tier(stores: Any, batch_id: str, tier_num: int) -> str:
+    """Close a tier once. Returns 'next' (launch tier_num + 1), 'done', 'wait' (chunks of
+    the tier are still running: a redelivered header task can make a chord callback fire
+    early, so chunk rows, not the chord's count, decide), or 'stop' (duplicate callback,
+    or the batch was canceled/failed meanwhile)."""
+    current = stores.batches.get(batch_id)
+    if current["status"] != B.PROCESSING.value:
+        return "stop"
+    if stores.batches.pending_chunks(batch_id, current["attempt"], tier_num):
+        return "wait"
+    batch = stores.batches.set_fields(
+        batch_id, {f"tiers.{tier_num}.status": B.COMPLETED.value, f"tiers.{tier_num}.completed_at": utcnow()},
+        when={f"tiers.{tier_num}.status": B.PROCESSING.value, "status": B.PROCESSING.value})
+    if batch is None:
+        return "stop"
+    if tier_num + 1 < batch["total_tiers"]:
+        return "next"
+    failed = sum(t["counts"]["failed"] for t in stores.batches.tier_stats(batch_id).values())
+    stores.batches.transition(batch_id, finished_status("batch", failed), {"completed_at": utcnow()})
+    return "done"
+
+
+def fail(stores: Any, batch_id: str, message: str) -> dict | None:
+    return stores.batches.transition(batch_id, B.FAILED.value, {"error": message, "completed_at": utcnow()})
+
+
+def cancel(stores: Any, batch_id: str, namespace_id: str) -> dict:
+    batch = stores.batches.get(batch_id, namespace_id)
+    if is_terminal("batch", batch["status"]):
+        raise Conflict(f"batch is already {batch['status']}", code="batch_finished")
+    stores.batches.set_fields(batch_id, {"cancel_requested": True})
+    done = stores.batches.transition(batch_id, B.CANCELED.value, {"completed_at": utcnow()})
+    return done or stores.batches.get(batch_id)
+
+
+def prepare_retry(stores: Any, batch_id: str, namespace_id: str, mode: str,
+                  tier_nums: list[int] | None) -> tuple[int, dict[str, list[str]] | None]:
+    """Reset a finished batch for a retry; returns (first tier to run, only_ids or None)."""
+    batch = stores.batches.get(batch_id, namespace_id)
+    if not is_terminal("batch", batch["status"]):
+        raise Conflict("batch is still running; cancel it or wait for it to finish", code="batch_active")
+    stats = stores.batches.tier_stats(batch_id)
+    if mode == "failed_only":
+        tiers = tier_nums if tier_nums is not None else sorted(t for t, s in stats.items()
+                                                                if s["counts"]["failed"])
+        if not tiers:
+            raise Conflict("nothing to retry: no tier has failed records", code="nothing_to_retry")
+        start_tier = min(tiers)
+        only = {c: stores.batches.failed_source_ids(batch_id, start_tier, c)
+                for c in batch["tiers"][start_tier]["collection_ids"]}
+        stores.batches.supersede_failures(batch_id, [start_tier])
+        stores.batches.clear_failures(batch_id, [start_tier])
+    else:
+        start_tier = min(tier_nums) if tier_nums else 0
+        only = None
+        stores.batches.drop_tiers(batch_id, list(range(start_tier, batch["total_tiers"])))
+    reset = {f"tiers.{n}.status": B.PENDING.value for n in range(start_tier, batch["total_tiers"])}
+    stores.batches.set_fields(batch_id, {**reset, "attempt": batch["attempt"] + 1, "error": None,
+                                         "cancel_requested": False, "completed_at": None,
+                                         "current_tier": start_tier, "retry_mode": mode})
+    stores.batches.transition(batch_id, B.PENDING.value)
+    return start_tier, only

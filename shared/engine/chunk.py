@@ -1,0 +1,123 @@
+"""One chunk of one tier: bulk read, filter, extract, label, bulk write. A plain function;
+the Celery task around it only decodes ids and classifies errors."""
+from __future__ import annotations
+
+import time
+from contextlib import ExitStack
+from typing import Any
+
+from shared.engine import docbuild, sources
+from shared.engine.taxonomy import apply_taxonomies, compile_taxonomy
+from shared.extractors import RecordError, get_extractor
+from shared.filters import matches, parse_filter
+from shared.settings import Settings
+from shared.status import BatchStatus, ObjectStatus
+from shared.timeutil import utcnow
+
+MAX_MESSAGE = 2000
+
+
+def open_steps(collection: dict, settings: Settings, stack: ExitStack) -> list[docbuild.Step]:
+    steps = []
+    for i, fe in enumerate(collection.get("feature_extractors") or []):
+        extractor = get_extractor(fe["feature_extractor_name"], fe.get("version"))
+        run = stack.enter_context(extractor.open(fe.get("parameters") or {}, settings))
+        steps.append(docbuild.Step(
+            index=i, run=run, spec=extractor.spec,
+            input_mapping=fe.get("input_mapping") or {}, output_mapping=fe.get("output_mapping") or {},
+            fan_out=(fe.get("document_output_type") or extractor.spec.output_type) == "multiple"))
+    return steps
+
+
+def _view_filter(collection: dict) -> Any:
+    raw = collection["source"].get("filters")
+    if not raw:
+        return None
+    # Collection filters see the record view (data fields at the top level, plus system
+    # fields), so the same names work for bucket and collection sources.
+    return parse_filter(raw, "source.filters")
+
+
+def process_chunk(stores: Any, settings: Settings, chunk_id: str) -> dict:
+    """Process one chunk; idempotent (a done chunk is skipped, documents are upserts)."""
+    started = time.monotonic()
+    chunk = stores.batches.chunk(chunk_id)
+    if chunk is None or chunk.get("done"):
+        return {"skipped": True}
+    batch = stores.batches.get(chunk["batch_id"])
+    counts = dict.fromkeys(("fetched", "after_filter", "processed", "written", "failed"), 0)
+    if batch["status"] != BatchStatus.PROCESSING.value or batch.get("cancel_requested"):
+        stores.batches.complete_chunk(chunk_id, counts, {}, 0)
+        return {"skipped": True}
+    collection = stores.collections.by_id(chunk["collection_id"])
+    src_type = collection["source"]["type"]
+    store, query = sources.tier_input(stores, batch, collection, chunk["tier_num"], chunk.get("only_ids"))
+    rows = store.fetch_range(query, chunk["lo"], chunk.get("hi"))
+    counts["fetched"] = len(rows)
+    node = _view_filter(collection)
+    taxonomies = [compile_taxonomy(tax, app.get("output_collection_id")) for app, tax in
+                  stores.taxonomies.for_applications(collection.get("taxonomy_applications") or [])]
+    salt = "" if batch.get("deterministic_ids", True) else batch["_id"]
+    now = utcnow()
+    docs, failures, errors_by_code = [], [], {}
+    ok_sources, failed_sources = [], []
+    with ExitStack() as stack:
+        steps = open_steps(collection, settings, stack)
+        for row in rows:
+            view, passthrough = sources.record_view(row, src_type)
+            if node is not None and not matches(node, view):
+                continue
+            counts["after_filter"] += 1
+            try:
+                outputs = docbuild.build(view, passthrough, steps)
+            except RecordError as exc:
+                counts["failed"] += 1
+                errors_by_code[exc.code] = errors_by_code.get(exc.code, 0) + 1
+                failed_sources.append(row["_id"])
+                failures.append(_failure(chunk, row, exc.code, exc.message, getattr(exc, "line", None), now))
+                continue
+            counts["processed"] += 1
+            ok_sources.append(row["_id"])
+            for position, data in outputs:
+                docs.append(_document(collection, batch, row, src_type, position, data, salt))
+    extra = apply_taxonomies(taxonomies, docs)
+    counts["written"] = stores.documents.upsert_many(docs, now)
+    for target_id, target_docs in extra.items():
+        stores.documents.upsert_many(target_docs, now)
+    if salt == "":
+        stores.documents.delete_stale(collection["_id"], ok_sources, [d["_id"] for d in docs])
+    if src_type == "bucket":
+        stores.objects.set_status(ok_sources, ObjectStatus.PROCESSED.value)
+        stores.objects.set_status(failed_sources, ObjectStatus.FAILED.value)
+    stores.batches.record_failures(failures)
+    duration = int((time.monotonic() - started) * 1000)
+    stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration)
+    stores.batches.heartbeat(batch["_id"])
+    return counts
+
+
+def _document(collection: dict, batch: dict, row: dict, src_type: str, position: str,
+              data: dict, salt: str) -> dict:
+    if src_type == "bucket":
+        root, lineage = row["_id"], [f"bucket:{row['bucket_id']}", f"object:{row['_id']}"]
+        source_collection, source_bucket = None, row["bucket_id"]
+    else:
+        root = row.get("root_object_id")
+        lineage = list(row.get("lineage_path") or []) + [f"document:{row['_id']}"]
+        source_collection, source_bucket = row.get("collection_id"), row.get("source_bucket_id")
+    return {"_id": docbuild.document_id(collection["_id"], row["_id"], position, salt),
+            "namespace_id": collection["namespace_id"], "collection_id": collection["_id"],
+            "root_object_id": root, "source_type": "object" if src_type == "bucket" else "document",
+            "source_id": row["_id"], "source_collection_id": source_collection,
+            "source_bucket_id": source_bucket,
+            "lineage_path": lineage + [f"collection:{collection['_id']}"],
+            "batch_id": batch["_id"], "batch_attempt": batch.get("attempt", 1), "data": data}
+
+
+def _failure(chunk: dict, row: dict, code: str, message: str, line: int | None, now: Any) -> dict:
+    return {"_id": f"{chunk['batch_id']}:{chunk['tier_num']}:{chunk['collection_id']}:{row['_id']}",
+            "batch_id": chunk["batch_id"], "tier_num": chunk["tier_num"],
+            "collection_id": chunk["collection_id"], "source_id": row["_id"],
+            "root_object_id": row.get("root_object_id", row["_id"]),
+            "code": code, "message": (message or "")[:MAX_MESSAGE], "line": line, "at": now}
+

@@ -1,0 +1,72 @@
+"""What a tier reads: the source query of one collection within one batch."""
+from __future__ import annotations
+
+from typing import Any
+
+from shared.dataschema import datetime_fields
+from shared.filters import compile_filter
+from shared.stores.documents import resolve_document_field
+from shared.stores.objects import resolve_object_field
+
+
+def bucket_ids_for(collection: dict, trigger: dict, tier_num: int) -> list[str]:
+    ids = list(collection["source"].get("bucket_ids") or [])
+    include = trigger.get("include_bucket_ids")
+    if tier_num == 0 and include:
+        ids = [b for b in ids if b in include]
+    return ids
+
+
+def collection_ids_for(collection: dict, trigger: dict, tier_num: int, plan_ids: set[str]) -> list[str]:
+    ids = list(collection["source"].get("collection_ids") or [])
+    if tier_num == 0:
+        include = trigger.get("include_collection_ids")
+        return [c for c in ids if c in include] if include else ids
+    return [c for c in ids if c in plan_ids]
+
+
+def tier_input(stores: Any, batch: dict, collection: dict, tier_num: int,
+               only_ids: list[str] | None = None) -> tuple[Any, dict]:
+    """(store, query) of the records collection `collection` reads at `tier_num` of `batch`.
+    Trigger-level narrowing (object_ids, source_filters, include_*) applies to tier 0 only;
+    later tiers read what the tier above wrote in this batch."""
+    trigger = batch.get("trigger") or {}
+    src = collection["source"]
+    plan_ids = {c for t in batch["tiers"] for c in t["collection_ids"]}
+    if src["type"] == "bucket":
+        bucket_ids = bucket_ids_for(collection, trigger, tier_num)
+        mongo_filter = None
+        if tier_num == 0 and trigger.get("source_filters"):
+            dt = set().union(*(datetime_fields(b.get("schema")) for b in
+                               stores.buckets.coll.find({"_id": {"$in": bucket_ids}}, {"schema": 1})))
+            mongo_filter = compile_filter(trigger["source_filters"], path="source_filters",
+                                          resolve=resolve_object_field,
+                                          datetime_fields=frozenset(dt) | {"created_at", "updated_at"})
+        object_ids = trigger.get("object_ids") if tier_num == 0 else None
+        return stores.objects, stores.objects.scope_query(
+            bucket_ids, src.get("prefix_key"), object_ids, mongo_filter, only_ids)
+    col_ids = collection_ids_for(collection, trigger, tier_num, plan_ids)
+    mongo_filter = None
+    if tier_num == 0 and trigger.get("source_filters"):
+        mongo_filter = compile_filter(trigger["source_filters"], path="source_filters",
+                                      resolve=resolve_document_field,
+                                      datetime_fields=frozenset({"created_at", "updated_at"}))
+    if tier_num == 0:
+        return stores.documents, stores.documents.scope_query(col_ids, None, mongo_filter, only_ids)
+    # A failed-only retry names its records; otherwise read what this attempt wrote above.
+    attempt = None if only_ids is not None else batch.get("attempt", 1)
+    return stores.documents, stores.documents.scope_query(col_ids, batch["_id"], None, only_ids, attempt)
+
+
+def record_view(row: dict, source_type: str) -> tuple[dict, dict]:
+    """(view, passthrough) of a source row: the view is what input_mapping paths and
+    collection filters see; passthrough is the user data documents inherit."""
+    data = dict(row.get("data") or {})
+    if source_type == "bucket":
+        meta = {"object_id": row["_id"], "key_prefix": row.get("key_prefix"),
+                "metadata": row.get("metadata") or {}, "status": row.get("status"),
+                "bucket_id": row.get("bucket_id")}
+    else:
+        meta = {"document_id": row["_id"], "collection_id": row.get("collection_id"),
+                "root_object_id": row.get("root_object_id"), "taxonomy": row.get("taxonomy") or {}}
+    return {**meta, **data}, data

@@ -1,0 +1,162 @@
+"""Batches, their chunks and their per-record failures.
+
+Progress is derived from chunk rows: a chunk row is marked done exactly once (conditional
+update), so a redelivered chunk can never count twice, and tier counters are the sum of
+their chunk rows — live while the tier runs."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from pymongo import ReturnDocument, UpdateOne
+
+from shared.errors import NotFound
+from shared.status import allowed_from
+from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.paging import Page, paginate
+from shared.timeutil import utcnow
+
+COUNTERS = ("fetched", "after_filter", "processed", "written", "failed")
+
+
+class BatchStore(Store):
+    collection_name = "batches"
+    id_field = "batch_id"
+
+    def __init__(self, db: Any):
+        super().__init__(db)
+        self.chunks = db["batch_chunks"]
+        self.failures = db["batch_failures"]
+
+    def indexes(self) -> list[IndexModel]:
+        return [IndexModel([("namespace_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
+                IndexModel([("task_id", ASCENDING)], unique=True),
+                IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)])]
+
+    def ensure_indexes(self) -> None:
+        super().ensure_indexes()
+        self.chunks.create_indexes([IndexModel([("batch_id", ASCENDING), ("tier_num", ASCENDING)])])
+        self.failures.create_indexes([
+            IndexModel([("batch_id", ASCENDING), ("tier_num", ASCENDING), ("_id", ASCENDING)])])
+
+    def delete_in_namespace(self, namespace_id: str) -> int:
+        ids = [d["_id"] for d in self.coll.find({"namespace_id": namespace_id}, {"_id": 1})]
+        self.chunks.delete_many({"batch_id": {"$in": ids}})
+        self.failures.delete_many({"batch_id": {"$in": ids}})
+        return super().delete_in_namespace(namespace_id)
+
+    # -- batch rows -------------------------------------------------------------------------
+    def create(self, doc: dict) -> dict:
+        self.coll.insert_one(doc)
+        return doc
+
+    def get(self, batch_id: str, namespace_id: str | None = None) -> dict:
+        q: dict[str, Any] = {"_id": batch_id}
+        if namespace_id is not None:
+            q["namespace_id"] = namespace_id
+        doc = self.coll.find_one(q)
+        if doc is None:
+            raise NotFound(f"batch '{batch_id}' does not exist", code="batch_not_found")
+        return doc
+
+    def by_task_id(self, task_id: str, namespace_id: str) -> dict | None:
+        return self.coll.find_one({"task_id": task_id, "namespace_id": namespace_id})
+
+    def transition(self, batch_id: str, new: str, extra: dict | None = None,
+                   unset: Iterable[str] = ()) -> dict | None:
+        """Guarded status write; None when the batch is not in a state that may move to `new`."""
+        update: dict[str, Any] = {"$set": {"status": new, "updated_at": utcnow(), **(extra or {})}}
+        if unset:
+            update["$unset"] = {k: "" for k in unset}
+        return self.coll.find_one_and_update(
+            {"_id": batch_id, "status": {"$in": allowed_from("batch", new)}}, update,
+            return_document=ReturnDocument.AFTER)
+
+    def set_fields(self, batch_id: str, fields: dict, *, when: dict | None = None) -> dict | None:
+        return self.coll.find_one_and_update({"_id": batch_id, **(when or {})},
+                                             {"$set": {**fields, "updated_at": utcnow()}},
+                                             return_document=ReturnDocument.AFTER)
+
+    def heartbeat(self, batch_id: str) -> None:
+        self.coll.update_one({"_id": batch_id}, {"$set": {"heartbeat_at": utcnow()}})
+
+    def stalled(self, older_than: Any, statuses: list[str]) -> list[dict]:
+        return list(self.coll.find({"status": {"$in": statuses}, "heartbeat_at": {"$lt": older_than}}))
+
+    def list(self, namespace_id: str, query: dict, *, limit: int | None, cursor: str | None) -> Page:
+        q: dict[str, Any] = {"namespace_id": namespace_id, **query}
+        return paginate(self.coll, q, limit=limit, cursor=cursor)
+
+    # -- chunks ---------------------------------------------------------------------------
+    @staticmethod
+    def chunk_id(batch_id: str, attempt: int, tier_num: int, collection_id: str, index: int) -> str:
+        return f"{batch_id}:{attempt}:{tier_num}:{collection_id}:{index}"
+
+    def add_chunks(self, rows: list[dict]) -> None:
+        if rows:
+            self.chunks.bulk_write([UpdateOne({"_id": r["_id"]}, {"$setOnInsert": r}, upsert=True)
+                                    for r in rows], ordered=False)
+
+    def chunk(self, chunk_id: str) -> dict | None:
+        return self.chunks.find_one({"_id": chunk_id})
+
+    def complete_chunk(self, chunk_id: str, counts: dict[str, int], errors_by_code: dict[str, int],
+                       duration_ms: int) -> bool:
+        """Mark a chunk done with its counts; False if it was done already (a redelivery)."""
+        res = self.chunks.update_one({"_id": chunk_id, "done": False},
+                                     {"$set": {"done": True, "counts": counts, "errors_by_code": errors_by_code,
+                                               "duration_ms": duration_ms, "completed_at": utcnow()}})
+        return res.modified_count == 1
+
+    def pending_chunks(self, batch_id: str, attempt: int, tier_num: int) -> list[dict]:
+        return list(self.chunks.find({"batch_id": batch_id, "attempt": attempt, "tier_num": tier_num,
+                                      "done": False}))
+
+    def tier_stats(self, batch_id: str) -> dict[int, dict]:
+        """Per tier: summed counters, errors by code, chunk totals, durations."""
+        out: dict[int, dict] = {}
+        for row in self.chunks.find({"batch_id": batch_id}):
+            t = out.setdefault(row["tier_num"], {"counts": dict.fromkeys(COUNTERS, 0), "errors_by_code": {},
+                                                 "chunks_total": 0, "chunks_done": 0, "total": 0,
+                                                 "retried": 0})
+            t["chunks_total"] += 1
+            t["total"] += row.get("size", 0) if not row.get("superseded") else 0
+            t["retried"] += row.get("retried", 0)
+            if row.get("done"):
+                t["chunks_done"] += 1
+                for k in COUNTERS:
+                    t["counts"][k] += row.get("counts", {}).get(k, 0)
+                for code, n in (row.get("errors_by_code") or {}).items():
+                    t["errors_by_code"][code] = t["errors_by_code"].get(code, 0) + n
+        return out
+
+    def supersede_failures(self, batch_id: str, tier_nums: list[int]) -> None:
+        """Before a failed-only retry: failures of these tiers stop counting; the retry's own
+        chunks count what happens to those records now."""
+        for row in self.chunks.find({"batch_id": batch_id, "tier_num": {"$in": tier_nums}, "done": True}):
+            failed = row.get("counts", {}).get("failed", 0)
+            if failed:
+                self.chunks.update_one({"_id": row["_id"]}, {
+                    "$set": {"counts.failed": 0, "errors_by_code": {}},
+                    "$inc": {"retried": failed, "counts.fetched": -failed, "counts.after_filter": -failed}})
+
+    def drop_tiers(self, batch_id: str, tier_nums: list[int]) -> None:
+        self.chunks.delete_many({"batch_id": batch_id, "tier_num": {"$in": tier_nums}})
+        self.failures.delete_many({"batch_id": batch_id, "tier_num": {"$in": tier_nums}})
+
+    # -- failures -------------------------------------------------------------------------
+    def record_failures(self, rows: list[dict]) -> None:
+        if rows:
+            self.failures.bulk_write([UpdateOne({"_id": r["_id"]}, {"$set": r}, upsert=True) for r in rows],
+                                     ordered=False)
+
+    def clear_failures(self, batch_id: str, tier_nums: list[int]) -> None:
+        self.failures.delete_many({"batch_id": batch_id, "tier_num": {"$in": tier_nums}})
+
+    def failed_source_ids(self, batch_id: str, tier_num: int, collection_id: str) -> list[str]:
+        return [r["source_id"] for r in self.failures.find(
+            {"batch_id": batch_id, "tier_num": tier_num, "collection_id": collection_id}, {"source_id": 1})]
+
+    def failures_page(self, batch_id: str, *, limit: int | None, cursor: str | None) -> Page:
+        return paginate(self.failures, {"batch_id": batch_id}, limit=limit, cursor=cursor,
+                        sort_field="_id", descending=False,
+                        render=lambda r: {k: v for k, v in r.items() if k not in ("_id", "batch_id")})

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from shared.errors import Conflict, NotFound
+from shared.ids import looks_like
+from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.paging import Page, paginate
+from shared.timeutil import utcnow
+
+COLLECTION_SYSTEM_FIELDS = {"collection_id": "_id"}
+
+
+class CollectionStore(Store):
+    collection_name = "collections"
+    id_field = "collection_id"
+
+    def indexes(self) -> list[IndexModel]:
+        return [IndexModel([("namespace_id", ASCENDING), ("collection_name", ASCENDING)], unique=True),
+                IndexModel([("namespace_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
+                IndexModel([("namespace_id", ASCENDING), ("source.bucket_ids", ASCENDING)]),
+                IndexModel([("namespace_id", ASCENDING), ("source.collection_ids", ASCENDING)])]
+
+    def create(self, doc: dict) -> dict:
+        try:
+            self.coll.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise Conflict(f"collection '{doc['collection_name']}' already exists in this namespace",
+                           code="collection_exists") from exc
+        return doc
+
+    def find(self, namespace_id: str, id_or_name: str) -> dict | None:
+        if looks_like("collection", id_or_name):
+            doc = self.coll.find_one({"_id": id_or_name, "namespace_id": namespace_id})
+            if doc:
+                return doc
+        return self.coll.find_one({"namespace_id": namespace_id, "collection_name": id_or_name})
+
+    def get(self, namespace_id: str, id_or_name: str) -> dict:
+        doc = self.find(namespace_id, id_or_name)
+        if doc is None:
+            raise NotFound(f"collection '{id_or_name}' does not exist", code="collection_not_found")
+        return doc
+
+    def by_id(self, collection_id: str) -> dict:
+        doc = self.coll.find_one({"_id": collection_id})
+        if doc is None:
+            raise NotFound(f"collection '{collection_id}' does not exist", code="collection_not_found")
+        return doc
+
+    def all_in_namespace(self, namespace_id: str) -> list[dict]:
+        return list(self.coll.find({"namespace_id": namespace_id}))
+
+    def names_using_bucket(self, namespace_id: str, bucket_id: str) -> list[str]:
+        return [d["collection_name"] for d in self.coll.find(
+            {"namespace_id": namespace_id, "source.bucket_ids": bucket_id}, {"collection_name": 1})]
+
+    def names_downstream_of(self, namespace_id: str, collection_id: str) -> list[str]:
+        return [d["collection_name"] for d in self.coll.find(
+            {"namespace_id": namespace_id, "source.collection_ids": collection_id}, {"collection_name": 1})]
+
+    def update(self, namespace_id: str, collection_id: str, changes: dict) -> dict:
+        doc = self.coll.find_one_and_update({"_id": collection_id, "namespace_id": namespace_id},
+                                            {"$set": {**changes, "updated_at": utcnow()}},
+                                            return_document=ReturnDocument.AFTER)
+        if doc is None:
+            raise NotFound(f"collection '{collection_id}' does not exist", code="collection_not_found")
+        return doc
+
+    def list(self, namespace_id: str, mongo_filter: dict, *, limit: int | None, cursor: str | None) -> Page:
+        query: dict[str, Any] = {"namespace_id": namespace_id}
+        if mongo_filter:
+            query = {"$and": [query, mongo_filter]}
+        return paginate(self.coll, query, limit=limit, cursor=cursor, render=self.render)
+
+    def delete(self, namespace_id: str, collection_id: str) -> None:
+        self.coll.delete_one({"_id": collection_id, "namespace_id": namespace_id})
+
+    @staticmethod
+    def resolve_field(field: str) -> str:
+        return COLLECTION_SYSTEM_FIELDS.get(field, field)

@@ -1,0 +1,108 @@
+"""Documents produced by collections. Ids are deterministic (see engine.docbuild), so a
+redelivered chunk or a re-trigger upserts instead of duplicating."""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from pymongo import UpdateOne
+
+from shared.errors import NotFound
+from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.paging import Page, paginate
+
+DOCUMENT_SYSTEM_FIELDS = {
+    "document_id": "_id", "collection_id": "collection_id", "root_object_id": "root_object_id",
+    "source_type": "source_type", "source_id": "source_id", "source_collection_id": "source_collection_id",
+    "source_bucket_id": "source_bucket_id", "created_at": "created_at", "updated_at": "updated_at",
+    "batch_id": "batch_id",
+}
+
+
+def resolve_document_field(field: str) -> str:
+    if field in DOCUMENT_SYSTEM_FIELDS:
+        return DOCUMENT_SYSTEM_FIELDS[field]
+    if field.startswith(("data.", "taxonomy.", "metadata.")) or field in ("data", "taxonomy"):
+        return field
+    return f"data.{field}"
+
+
+class DocumentStore(Store):
+    collection_name = "documents"
+    id_field = "document_id"
+
+    def indexes(self) -> list[IndexModel]:
+        return [IndexModel([("collection_id", ASCENDING), ("_id", ASCENDING)]),
+                IndexModel([("collection_id", ASCENDING), ("batch_id", ASCENDING), ("_id", ASCENDING)]),
+                IndexModel([("collection_id", ASCENDING), ("source_id", ASCENDING)]),
+                IndexModel([("collection_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])]
+
+    def upsert_many(self, docs: list[dict], now: Any) -> int:
+        if not docs:
+            return 0
+        ops = [UpdateOne({"_id": d["_id"]},
+                         {"$set": {**{k: v for k, v in d.items() if k != "_id"}, "updated_at": now},
+                          "$setOnInsert": {"created_at": now}}, upsert=True) for d in docs]
+        self.coll.bulk_write(ops, ordered=False)
+        return len(docs)
+
+    def delete_stale(self, collection_id: str, source_ids: Iterable[str], keep_ids: Iterable[str]) -> int:
+        """Drop documents an earlier run made from these sources that this run no longer makes."""
+        source_ids = list(source_ids)
+        if not source_ids:
+            return 0
+        return self.coll.delete_many({"collection_id": collection_id, "source_id": {"$in": source_ids},
+                                      "_id": {"$nin": list(keep_ids)}}).deleted_count
+
+    def get(self, collection_id: str, document_id: str) -> dict:
+        doc = self.coll.find_one({"_id": document_id, "collection_id": collection_id})
+        if doc is None:
+            raise NotFound(f"document '{document_id}' does not exist", code="document_not_found")
+        return doc
+
+    def count(self, collection_ids: Iterable[str], query: dict | None = None) -> int:
+        q: dict[str, Any] = {"collection_id": {"$in": list(collection_ids)}}
+        return self.coll.count_documents({"$and": [q, query]} if query else q)
+
+    def list(self, collection_id: str, mongo_filter: dict, *, limit: int | None, cursor: str | None) -> Page:
+        query: dict[str, Any] = {"collection_id": collection_id}
+        if mongo_filter:
+            query = {"$and": [query, mongo_filter]}
+        return paginate(self.coll, query, limit=limit, cursor=cursor, render=self.render)
+
+    def delete_collection(self, collection_id: str) -> int:
+        return self.coll.delete_many({"collection_id": collection_id}).deleted_count
+
+    def render(self, doc: dict) -> dict:
+        out = super().render(doc)
+        # Documents show their fields at the top level, next to lineage, as users read them.
+        data = out.pop("data", {}) or {}
+        return {**data, **out}
+
+    # -- batch engine reads ---------------------------------------------------------------
+    @staticmethod
+    def scope_query(collection_ids: list[str], batch_id: str | None = None,
+                    mongo_filter: dict | None = None, only_ids: list[str] | None = None,
+                    attempt: int | None = None) -> dict:
+        parts: list[dict] = [{"collection_id": {"$in": collection_ids}}]
+        if batch_id is not None:
+            parts.append({"batch_id": batch_id})
+        if attempt is not None:
+            parts.append({"batch_attempt": attempt})
+        if only_ids is not None:
+            parts.append({"_id": {"$in": only_ids}})
+        if mongo_filter:
+            parts.append(mongo_filter)
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+
+    def boundaries(self, query: dict, size: int) -> tuple[list[tuple[str, str | None]], int]:
+        from shared.stores.scan import id_boundaries
+
+        return id_boundaries(self.coll, query, size)
+
+    def fetch_range(self, query: dict, lo: str, hi: str | None) -> list[dict]:
+        from shared.stores.scan import range_query
+
+        return list(self.coll.find(range_query(query, lo, hi)).sort("_id", 1))
+
+    def count_matching(self, query: dict) -> int:
+        return self.coll.count_documents(query)

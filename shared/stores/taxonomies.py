@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from pymongo.errors import DuplicateKeyError
+
+from shared.errors import Conflict, NotFound
+from shared.ids import looks_like
+from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.paging import Page, paginate
+
+
+class TaxonomyStore(Store):
+    collection_name = "taxonomies"
+    id_field = "taxonomy_id"
+
+    def indexes(self) -> list[IndexModel]:
+        return [IndexModel([("namespace_id", ASCENDING), ("taxonomy_name", ASCENDING)], unique=True),
+                IndexModel([("namespace_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])]
+
+    def create(self, doc: dict) -> dict:
+        try:
+            self.coll.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise Conflict(f"taxonomy '{doc['taxonomy_name']}' already exists", code="taxonomy_exists") from exc
+        return doc
+
+    def find(self, namespace_id: str, id_or_name: str) -> dict | None:
+        if looks_like("taxonomy", id_or_name):
+            doc = self.coll.find_one({"_id": id_or_name, "namespace_id": namespace_id})
+            if doc:
+                return doc
+        return self.coll.find_one({"namespace_id": namespace_id, "taxonomy_name": id_or_name})
+
+    def get(self, namespace_id: str, id_or_name: str) -> dict:
+        doc = self.find(namespace_id, id_or_name)
+        if doc is None:
+            raise NotFound(f"taxonomy '{id_or_name}' does not exist", code="taxonomy_not_found")
+        return doc
+
+    def list(self, namespace_id: str, *, limit: int | None, cursor: str | None) -> Page:
+        return paginate(self.coll, {"namespace_id": namespace_id}, limit=limit, cursor=cursor,
+                        render=self.render)
+
+    def delete(self, namespace_id: str, taxonomy_id: str) -> None:
+        self.coll.delete_one({"_id": taxonomy_id, "namespace_id": namespace_id})
+
+    def for_applications(self, applications: list[dict]) -> list[tuple[dict, dict]]:
+        """(application, taxonomy) pairs for a collection's taxonomy_applications."""
+        docs = {d["_id"]: d for d in self.coll.find(
+            {"_id": {"$in": [a["taxonomy_id"] for a in applications]}})} if applications else {}
+        return [(a, docs[a["taxonomy_id"]]) for a in applications if a["taxonomy_id"] in docs]

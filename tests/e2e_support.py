@@ -1,0 +1,73 @@
+"""Real Celery worker processes for end-to-end tests."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.1,
+               message: str = "condition") -> object:
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}; last value: {last!r}")
+
+
+class WorkerProcess:
+    def __init__(self, env: dict[str, str], queues: str = "default,control", concurrency: int = 2,
+                 pool: str = "prefork"):
+        self.name = f"w{secrets.token_hex(3)}@test"
+        self.log = tempfile.NamedTemporaryFile(prefix="sluice-worker-", suffix=".log", delete=False)
+        self.cmd = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues,
+                    "-c", str(concurrency), "-P", pool, "--loglevel", "INFO", "-n", self.name,
+                    "--without-gossip", "--without-mingle"]
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, sender, timeout: float = 60) -> "WorkerProcess":
+        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_until(lambda: self.name in sender.ping_workers(timeout=0.5) or self._dead(), timeout,
+                   message=f"worker {self.name} to answer ping")
+        if self._dead():
+            raise AssertionError(f"worker died at start:\n{self.output()}")
+        return self
+
+    def _dead(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")[-8000:]
+
+    def children(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children)."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
