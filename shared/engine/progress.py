@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from shared.stores.batches import COUNTERS
 from shared.timeutil import utcnow

@@ -38,3 +38,44 @@ class Store:
         """The API shape of a stored row: `_id` becomes the resource's id field."""
         out = {k: v for k, v in doc.items() if k != "_id"}
         return {self.id_field: doc["_id"], **out}
+
+
+class NamedStore(Store):
+    """A namespaced resource users address by id or by its unique name."""
+    kind: str = ""            # ids.PREFIXES key
+    name_field: str = ""
+    not_found_code: str = "not_found"
+
+    def find(self, namespace_id: str, id_or_name: str) -> dict | None:
+        from shared.ids import looks_like
+
+        if looks_like(self.kind, id_or_name):
+            doc = self.coll.find_one({"_id": id_or_name, "namespace_id": namespace_id})
+            if doc:
+                return doc
+        return self.coll.find_one({"namespace_id": namespace_id, self.name_field: id_or_name})
+
+    def get(self, namespace_id: str, id_or_name: str) -> dict:
+        from shared.errors import NotFound
+
+        doc = self.find(namespace_id, id_or_name)
+        if doc is None:
+            raise NotFound(f"{self.kind} '{id_or_name}' does not exist", code=self.not_found_code)
+        return doc
+
+
+class ChunkSource(Store):
+    """A store the batch engine reads in `_id` ranges (objects, documents)."""
+
+    def boundaries(self, query: dict, size: int) -> tuple[list[tuple[str, str | None]], int]:
+        from shared.stores.scan import id_boundaries
+
+        return id_boundaries(self.coll, query, size)
+
+    def fetch_range(self, query: dict, lo: str, hi: str | None) -> list[dict]:
+        from shared.stores.scan import range_query
+
+        return list(self.coll.find(range_query(query, lo, hi)).sort("_id", 1))
+
+    def count_matching(self, query: dict) -> int:
+        return self.coll.count_documents(query)

@@ -6,8 +6,8 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.errors import Conflict, NotFound
-from shared.ids import looks_like, new_id
-from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.ids import new_id
+from shared.stores.base import ASCENDING, IndexModel, NamedStore
 from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
 
@@ -15,8 +15,9 @@ BUCKET_SYSTEM_FIELDS = {"bucket_id": "_id", "bucket_name": "bucket_name",
                         "created_at": "created_at", "updated_at": "updated_at"}
 
 
-class BucketStore(Store):
+class BucketStore(NamedStore):
     collection_name = "buckets"
+    kind, name_field, not_found_code = "bucket", "bucket_name", "bucket_not_found"
     id_field = "bucket_id"
 
     def indexes(self) -> list[IndexModel]:
@@ -34,19 +35,6 @@ class BucketStore(Store):
         except DuplicateKeyError as exc:
             raise Conflict(f"bucket '{spec['bucket_name']}' already exists in this namespace",
                            code="bucket_exists") from exc
-        return doc
-
-    def find(self, namespace_id: str, id_or_name: str) -> dict | None:
-        if looks_like("bucket", id_or_name):
-            doc = self.coll.find_one({"_id": id_or_name, "namespace_id": namespace_id})
-            if doc:
-                return doc
-        return self.coll.find_one({"namespace_id": namespace_id, "bucket_name": id_or_name})
-
-    def get(self, namespace_id: str, id_or_name: str) -> dict:
-        doc = self.find(namespace_id, id_or_name)
-        if doc is None:
-            raise NotFound(f"bucket '{id_or_name}' does not exist", code="bucket_not_found")
         return doc
 
     def update(self, namespace_id: str, bucket_id: str, changes: dict) -> dict:

@@ -6,16 +6,16 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.errors import Conflict, NotFound
-from shared.ids import looks_like
-from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.base import ASCENDING, IndexModel, NamedStore
 from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
 
 COLLECTION_SYSTEM_FIELDS = {"collection_id": "_id"}
 
 
-class CollectionStore(Store):
+class CollectionStore(NamedStore):
     collection_name = "collections"
+    kind, name_field, not_found_code = "collection", "collection_name", "collection_not_found"
     id_field = "collection_id"
 
     def indexes(self) -> list[IndexModel]:
@@ -30,19 +30,6 @@ class CollectionStore(Store):
         except DuplicateKeyError as exc:
             raise Conflict(f"collection '{doc['collection_name']}' already exists in this namespace",
                            code="collection_exists") from exc
-        return doc
-
-    def find(self, namespace_id: str, id_or_name: str) -> dict | None:
-        if looks_like("collection", id_or_name):
-            doc = self.coll.find_one({"_id": id_or_name, "namespace_id": namespace_id})
-            if doc:
-                return doc
-        return self.coll.find_one({"namespace_id": namespace_id, "collection_name": id_or_name})
-
-    def get(self, namespace_id: str, id_or_name: str) -> dict:
-        doc = self.find(namespace_id, id_or_name)
-        if doc is None:
-            raise NotFound(f"collection '{id_or_name}' does not exist", code="collection_not_found")
         return doc
 
     def by_id(self, collection_id: str) -> dict:

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 from pymongo import UpdateOne
 
 from shared.errors import NotFound
-from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.base import ASCENDING, ChunkSource, IndexModel
 from shared.stores.paging import Page, paginate
 
 DOCUMENT_SYSTEM_FIELDS = {
@@ -26,7 +26,7 @@ def resolve_document_field(field: str) -> str:
     return f"data.{field}"
 
 
-class DocumentStore(Store):
+class DocumentStore(ChunkSource):
     collection_name = "documents"
     id_field = "document_id"
 
@@ -94,15 +94,3 @@ class DocumentStore(Store):
             parts.append(mongo_filter)
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
-    def boundaries(self, query: dict, size: int) -> tuple[list[tuple[str, str | None]], int]:
-        from shared.stores.scan import id_boundaries
-
-        return id_boundaries(self.coll, query, size)
-
-    def fetch_range(self, query: dict, lo: str, hi: str | None) -> list[dict]:
-        from shared.stores.scan import range_query
-
-        return list(self.coll.find(range_query(query, lo, hi)).sort("_id", 1))
-
-    def count_matching(self, query: dict) -> int:
-        return self.coll.count_documents(query)

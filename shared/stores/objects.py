@@ -13,7 +13,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.status import ObjectStatus
-from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.base import ASCENDING, ChunkSource, IndexModel
 from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
 
@@ -55,7 +55,7 @@ def unique_hash(unique_key: dict | None, data: dict, path: str = "data") -> str 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class ObjectStore(Store):
+class ObjectStore(ChunkSource):
     collection_name = "objects"
     id_field = "object_id"
 
@@ -240,19 +240,7 @@ class ObjectStore(Store):
             parts.append(mongo_filter)
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
-    def boundaries(self, query: dict, size: int) -> tuple[list[tuple[str, str | None]], int]:
-        from shared.stores.scan import id_boundaries
-
-        return id_boundaries(self.coll, query, size)
-
-    def fetch_range(self, query: dict, lo: str, hi: str | None) -> list[dict]:
-        from shared.stores.scan import range_query
-
-        return list(self.coll.find(range_query(query, lo, hi)).sort("_id", 1))
-
     def set_status(self, ids: list[str], status: str) -> None:
         if ids:
             self.coll.update_many({"_id": {"$in": ids}}, {"$set": {"status": status}})
 
-    def count_matching(self, query: dict) -> int:
-        return self.coll.count_documents(query)

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 from pymongo.errors import DuplicateKeyError
 
-from shared.errors import Conflict, NotFound
-from shared.ids import looks_like
-from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.errors import Conflict
+from shared.stores.base import ASCENDING, IndexModel, NamedStore
 from shared.stores.paging import Page, paginate
 
 
-class TaxonomyStore(Store):
+class TaxonomyStore(NamedStore):
     collection_name = "taxonomies"
+    kind, name_field, not_found_code = "taxonomy", "taxonomy_name", "taxonomy_not_found"
     id_field = "taxonomy_id"
 
     def indexes(self) -> list[IndexModel]:
@@ -21,19 +21,6 @@ class TaxonomyStore(Store):
             self.coll.insert_one(doc)
         except DuplicateKeyError as exc:
             raise Conflict(f"taxonomy '{doc['taxonomy_name']}' already exists", code="taxonomy_exists") from exc
-        return doc
-
-    def find(self, namespace_id: str, id_or_name: str) -> dict | None:
-        if looks_like("taxonomy", id_or_name):
-            doc = self.coll.find_one({"_id": id_or_name, "namespace_id": namespace_id})
-            if doc:
-                return doc
-        return self.coll.find_one({"namespace_id": namespace_id, "taxonomy_name": id_or_name})
-
-    def get(self, namespace_id: str, id_or_name: str) -> dict:
-        doc = self.find(namespace_id, id_or_name)
-        if doc is None:
-            raise NotFound(f"taxonomy '{id_or_name}' does not exist", code="taxonomy_not_found")
         return doc
 
     def list(self, namespace_id: str, *, limit: int | None, cursor: str | None) -> Page:

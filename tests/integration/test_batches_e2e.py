@@ -83,7 +83,7 @@ def test_three_tier_dag_end_to_end(api, three_tier, start_worker):
         status, body, _ = api.get(f"/v1/collections/{col['collection_id']}")
         assert body["document_count"] == expected
     # lineage of a tier-2 document
-    _, docs, _ = api.post(f"/v1/collections/stats/documents/list", json={"limit": 1})
+    _, docs, _ = api.post("/v1/collections/stats/documents/list", json={"limit": 1})
     doc = docs["results"][0]
     assert doc["root_object_id"].startswith("obj_") and doc["source_type"] == "document"
     assert doc["source_collection_id"] == b["collection_id"]
