@@ -40,11 +40,13 @@ def register(app: Celery) -> None:
         dispatch_tier(batch_id, tier_num, chunk_ids)
 
     @app.task(name=START_BATCH, bind=True, acks_late=True, max_retries=5)
-    def start_batch(self, batch_id: str, tier_num: int = 0, only_ids: dict | None = None) -> None:
+    def start_batch(self, batch_id: str) -> None:
         stores = runtime(app)
         try:
-            if engine.start(stores, batch_id) is None:
+            batch = engine.start(stores, batch_id)
+            if batch is None:
                 return  # canceled before it started, or already started by a redelivery
+            tier_num, only_ids = engine.start_plan(batch)
             launch(batch_id, tier_num, only_ids)
         except TRANSIENT_ERRORS as exc:
             if self.request.retries >= self.max_retries:
@@ -92,17 +94,26 @@ def register(app: Celery) -> None:
         stores = runtime(app)
         settings = app.conf.sluice_settings
         cutoff = utcnow() - timedelta(seconds=settings.stall_timeout_s)
-        acted = {"redispatched": 0, "failed": 0}
+        acted = {"restarted": 0, "redispatched": 0, "failed": 0}
+        for batch in stores.batches.stalled(cutoff, [BatchStatus.PENDING.value]):
+            # The start message was lost (e.g. Redis lost its data): send it again; start is guarded.
+            stores.batches.set_fields(batch["_id"], {"heartbeat_at": utcnow()})
+            start_batch.apply_async((batch["_id"],), task_id=f"{batch['_id']}:start:w{batch['attempt']}")
+            acted["restarted"] += 1
         for batch in stores.batches.stalled(cutoff, [BatchStatus.PROCESSING.value]):
-            if batch.get("redispatches", 0) >= 3:
-                engine.fail(stores, batch["_id"], "stalled: no progress after 3 re-dispatches")
+            action, tier = engine.watchdog_action(batch)
+            if action == "fail":
+                engine.fail(stores, batch["_id"], "stalled: no progress after "
+                                                  f"{engine.MAX_REDISPATCHES} re-dispatches")
                 acted["failed"] += 1
                 continue
-            tier = batch["current_tier"]
-            pending = stores.batches.pending_chunks(batch["_id"], batch["attempt"], tier)
             n = batch.get("redispatches", 0) + 1
             stores.batches.set_fields(batch["_id"], {"redispatches": n, "heartbeat_at": utcnow()})
-            log.warning("batch %s tier %s stalled; re-dispatching %d chunks", batch["_id"], tier, len(pending))
-            dispatch_tier(batch["_id"], tier, [c["_id"] for c in pending], suffix=f":r{n}")
+            if action == "launch":
+                launch(batch["_id"], tier)
+            else:
+                pending = stores.batches.pending_chunks(batch["_id"], batch["attempt"], tier)
+                log.warning("batch %s tier %s stalled; re-dispatching %d chunks", batch["_id"], tier, len(pending))
+                dispatch_tier(batch["_id"], tier, [c["_id"] for c in pending], suffix=f":r{n}")
             acted["redispatched"] += 1
         return acted

@@ -30,8 +30,14 @@ def new_batch(ns_id: str, collection: dict, all_collections: list[dict], trigger
 
 
 def start(stores: Any, batch_id: str) -> dict | None:
+    """PENDING → PROCESSING; None if it was not PENDING (canceled, or a redelivered start)."""
     return stores.batches.transition(batch_id, B.PROCESSING.value,
                                      {"started_at": utcnow(), "heartbeat_at": utcnow()})
+
+
+def start_plan(batch: dict) -> tuple[int, dict[str, list[str]] | None]:
+    plan = batch.get("start_plan") or {}
+    return plan.get("tier_num", 0), plan.get("only_ids")
 
 
 def launch_tier(stores: Any, settings: Settings, batch_id: str, tier_num: int,
@@ -116,8 +122,31 @@ def prepare_retry(stores: Any, batch_id: str, namespace_id: str, mode: str,
         only = None
         stores.batches.drop_tiers(batch_id, list(range(start_tier, batch["total_tiers"])))
     reset = {f"tiers.{n}.status": B.PENDING.value for n in range(start_tier, batch["total_tiers"])}
+    # The start plan lives in the batch, not in the message, so a lost start can be re-sent.
     stores.batches.set_fields(batch_id, {**reset, "attempt": batch["attempt"] + 1, "error": None,
                                          "cancel_requested": False, "completed_at": None,
-                                         "current_tier": start_tier, "retry_mode": mode})
+                                         "current_tier": start_tier, "retry_mode": mode,
+                                         "start_plan": {"tier_num": start_tier, "only_ids": only},
+                                         "heartbeat_at": utcnow()})
     stores.batches.transition(batch_id, B.PENDING.value)
     return start_tier, only
+
+
+MAX_REDISPATCHES = 3
+
+
+def watchdog_action(batch: dict) -> tuple[str, int | None]:
+    """What to do with a PROCESSING batch that made no progress for the stall timeout:
+    ('fail', None) after too many tries; ('launch', n) when tier n was never launched
+    (lost between one tier's callback and the next launch); otherwise ('redispatch', n):
+    send tier n's unfinished chunks again (none left means its callback was lost, and
+    re-dispatching an empty set fires the callback)."""
+    if batch.get("redispatches", 0) >= MAX_REDISPATCHES:
+        return "fail", None
+    tier = batch.get("current_tier", 0)
+    status = batch["tiers"][tier]["status"]
+    if status == B.COMPLETED.value and tier + 1 < batch["total_tiers"]:
+        return "launch", tier + 1
+    if status == B.PENDING.value:
+        return "launch", tier
+    return "redispatch", tier

@@ -53,7 +53,8 @@ def get_extractor(name: str, version: str | None = None) -> Extractor:
     _ensure_loaded()
     if version is not None:
         try:
-            return _REGISTRY[(name, str(version))]
+            # "v1" and "1" name the same version: users write both.
+            return _REGISTRY[(name, str(version).removeprefix("v"))]
         except KeyError:
             raise KeyError(f"unknown feature extractor {name!r} version {version!r}") from None
     versions = [v for (n, v) in _REGISTRY if n == name]

@@ -77,7 +77,8 @@ class BatchStore(Store):
                                              return_document=ReturnDocument.AFTER)
 
     def heartbeat(self, batch_id: str) -> None:
-        self.coll.update_one({"_id": batch_id}, {"$set": {"heartbeat_at": utcnow()}})
+        """Progress was made: the watchdog's stall clock and its re-dispatch count restart."""
+        self.coll.update_one({"_id": batch_id}, {"$set": {"heartbeat_at": utcnow(), "redispatches": 0}})
 
     def stalled(self, older_than: Any, statuses: list[str]) -> list[dict]:
         return list(self.coll.find({"status": {"$in": statuses}, "heartbeat_at": {"$lt": older_than}}))

@@ -39,3 +39,17 @@ def test_cycle_detection_and_lineage():
     assert would_cycle("a", ["c"], cols)
     assert not would_cycle("new", ["c"], cols)
     assert lineage_chain("c", {c["_id"]: c for c in cols}) == ["a", "b", "c"]
+
+
+def test_watchdog_decisions():
+    from shared.engine.batches import watchdog_action
+
+    def batch(statuses, current, redispatches=0):
+        return {"tiers": [{"status": s} for s in statuses], "total_tiers": len(statuses),
+                "current_tier": current, "redispatches": redispatches}
+
+    assert watchdog_action(batch(["PROCESSING", "PENDING"], 0)) == ("redispatch", 0)
+    # callback closed tier 0 but died before launching tier 1
+    assert watchdog_action(batch(["COMPLETED", "PENDING"], 0)) == ("launch", 1)
+    assert watchdog_action(batch(["COMPLETED", "PENDING"], 1)) == ("launch", 1)
+    assert watchdog_action(batch(["COMPLETED", "PROCESSING"], 1, redispatches=3)) == ("fail", None)

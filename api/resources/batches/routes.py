@@ -68,8 +68,7 @@ def retry(batch_id: str):
     for i, n in enumerate(body["tier_nums"] or []):
         if n >= batch["total_tiers"]:
             raise ValidationFailed.at(f"tier_nums.{i}", f"batch has tiers 0..{batch['total_tiers'] - 1}")
-    start_tier, only = engine.prepare_retry(stores(), batch["_id"], namespace_id(), body["retry_mode"],
-                                            body["tier_nums"])
+    engine.prepare_retry(stores(), batch["_id"], namespace_id(), body["retry_mode"], body["tier_nums"])
     attempt = stores().batches.get(batch["_id"])["attempt"]
-    tasks().send(START_BATCH, (batch["_id"], start_tier, only), task_id=f"{batch['_id']}:start:{attempt}")
+    tasks().send(START_BATCH, (batch["_id"],), task_id=f"{batch['_id']}:start:{attempt}")
     return view(stores().batches.get(batch["_id"]))

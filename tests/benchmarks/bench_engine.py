@@ -1,0 +1,341 @@
+"""Batch-engine benchmark: a 3-tier DAG through real Celery workers versus a hand-written floor.
+
+    ./dev bench                                  # 20,000 and 100,000 objects (~5 min on 2 cores)
+    ./dev bench --sizes 2000                     # quick smoke check
+    ./dev bench --sizes 20000 --chunk-size 200 --pool threads --json /tmp/bench.json
+
+For each N: private MongoDB/Redis (or MONGO_URL/REDIS_URL), a fresh database, the DAG of
+bench_dag.py created through the API (Flask test client), N objects bulk-loaded straight into
+the store (not timed), then ONE worker process group (`celery -A tests.benchmarks.bench_app
+worker -c CONCURRENCY -P POOL -Q default,control`) that runs, in this order:
+
+  warm-up  a small separate bucket through both the engine and the floor (not timed);
+  engine   POST /v1/collections/clean/trigger, then GET /v1/batches/{id} until terminal;
+  floor    3 stages, one Celery group of `bench.floor_chunk` tasks per stage, each waited for.
+
+Figures:
+  engine obj/s = N / (batch.completed_at - the moment before the trigger request): source
+                 objects carried through all 3 tiers per second, end to end (trigger, count,
+                 enqueue, start, 3 tier launches, 3 x N/chunk chunk tasks, callbacks, finish).
+  floor obj/s  = N / wall time of the 3 stages, including the driver's _id-boundary scan per
+                 stage (the engine does the same scan in its tier launch).
+  ratio        = engine obj/s / floor obj/s.
+  peak RSS     = peak over 0.2 s samples of the summed VmRSS of the worker's main process and
+                 all its children, during the engine run (a fresh worker per N, so peaks at
+                 different N compare). PSS (shared pages split between processes) is shown too.
+Targets (issue): ratio >= 0.7, engine >= 5,000 obj/s, peak RSS flat as N grows (here: the
+largest N's peak within 20 % of the smallest N's).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+from tests.benchmarks import bench_dag
+from tests.benchmarks.bench_app import FLOOR_CHUNK
+from tests.benchmarks.bench_procs import BenchWorker, MemorySampler
+
+ADMIN_KEY = "sk_bench_admin_" + secrets.token_hex(8)
+TERMINAL = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED"}
+FLAT_TOLERANCE = 0.20
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Api:
+    """Our headers over Flask's test client (as tests/conftest.py's Api)."""
+
+    def __init__(self, client: Any, namespace: str | None = None):
+        self.client, self.namespace = client, namespace
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+        if self.namespace:
+            headers["X-Namespace"] = self.namespace
+        resp = self.client.open(path, method=method, json=body, headers=headers)
+        return resp.status_code, resp.get_json(silent=True)
+
+    def ok(self, method: str, path: str, body: Any = None) -> Any:
+        status, out = self.call(method, path, body)
+        if status >= 300:
+            raise RuntimeError(f"{method} {path} -> {status}: {out}")
+        return out
+
+
+# -- set-up ------------------------------------------------------------------------------------
+def create_dag(api: Api, bucket: str, prefix: str) -> list[str]:
+    api.ok("POST", "/v1/buckets", bench_dag.bucket_body(bucket))
+    names = []
+    for body in bench_dag.collection_bodies(bucket, prefix):
+        api.ok("POST", "/v1/collections", body)
+        names.append(body["collection_name"])
+    return names
+
+
+def load_objects(stores: Any, ns_id: str, bucket: str, n: int) -> tuple[str, float]:
+    """Bulk insert N objects through the object store (1,000 per bulk write)."""
+    from shared.stores.objects import unique_hash
+
+    doc = stores.buckets.get(ns_id, bucket)
+    started = time.perf_counter()
+    for lo in range(0, n, 1000):
+        items = list(bench_dag.make_objects(lo, min(n, lo + 1000)))
+        hashes = [unique_hash(doc["unique_key"], it["data"]) for it in items]
+        stores.objects.write_many(doc, items, "insert", hashes)
+    return doc["_id"], time.perf_counter() - started
+
+
+# -- the engine --------------------------------------------------------------------------------
+def _ms(a: datetime | None, b: datetime | None) -> int | None:
+    return None if a is None or b is None else int((b - a).total_seconds() * 1000)
+
+
+def _naive(dt: datetime) -> datetime:
+    return dt.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def run_engine(api: Api, stores: Any, collection: str, n: int, poll: float, timeout: float) -> dict:
+    t0_wall = _naive(datetime.now(timezone.utc))
+    t0 = time.perf_counter()
+    trig = api.ok("POST", f"/v1/collections/{collection}/trigger", {})
+    trigger_ms = int((time.perf_counter() - t0) * 1000)
+    batch_id = trig["batch_id"]
+    while True:
+        view = api.ok("GET", f"/v1/batches/{batch_id}")
+        if view["status"] in TERMINAL:
+            break
+        if time.perf_counter() - t0 > timeout:
+            raise RuntimeError(f"batch {batch_id} did not finish in {timeout}s: {view}")
+        time.sleep(poll)
+    polled_s = time.perf_counter() - t0
+    row = stores.batches.get(batch_id)
+    seconds = (row["completed_at"] - t0_wall).total_seconds()
+    problems = [] if view["status"] == "COMPLETED" else [f"batch {view['status']}: {view.get('error')}"]
+    for t in view["tiers"]:
+        if t["counters"]["processed"] != n or t["counters"]["written"] != n:
+            problems.append(f"tier {t['tier_num']}: {t['counters']}")
+    return {"batch_id": batch_id, "status": view["status"], "seconds": round(seconds, 3),
+            "polled_seconds": round(polled_s, 3), "objects_per_s": round(n / seconds),
+            "trigger_request_ms": trigger_ms, "problems": problems,
+            "phases": engine_phases(stores, row, t0_wall)}
+
+
+def engine_phases(stores: Any, row: dict, t0: datetime) -> dict:
+    """Where the wall time went, from the batch row and its chunk rows (ms resolution)."""
+    chunks = list(stores.batches.chunks.find({"batch_id": row["_id"]}))
+    tiers, prev_end = [], row.get("started_at")
+    for t in row["tiers"]:
+        mine = [c for c in chunks if c["tier_num"] == t["tier_num"]]
+        busy = sum(c.get("duration_ms") or 0 for c in mine)
+        last_chunk = max((c["completed_at"] for c in mine if c.get("completed_at")), default=None)
+        first_created = min((c["created_at"] for c in mine), default=None)
+        tiers.append({
+            "tier": t["tier_num"], "chunks": len(mine),
+            # previous tier closed (or batch started) -> this tier's chunks planned and written
+            "launch_ms": _ms(prev_end, t.get("started_at")),
+            "plan_ms": _ms(first_created, t.get("started_at")),
+            "wall_ms": _ms(t.get("started_at"), t.get("completed_at")),
+            "chunk_busy_ms": busy,                      # sum of process_chunk durations
+            "chunk_avg_ms": round(busy / len(mine), 1) if mine else None,
+            # last chunk done -> chord callback closed the tier
+            "close_ms": _ms(last_chunk, t.get("completed_at"))})
+        prev_end = t.get("completed_at")
+    return {"start_ms": _ms(t0, row.get("started_at")), "tiers": tiers,
+            "finish_ms": _ms(prev_end, row.get("completed_at"))}
+
+
+# -- the floor ---------------------------------------------------------------------------------
+def id_ranges(coll: Any, query: dict, size: int) -> list[tuple[Any, Any]]:
+    starts = [r["_id"] for i, r in enumerate(coll.find(query, {"_id": 1}).sort("_id", 1)) if i % size == 0]
+    return [(lo, starts[k + 1] if k + 1 < len(starts) else None) for k, lo in enumerate(starts)]
+
+
+def run_floor(celery: Any, db: Any, bucket_id: str, prefix: str, n: int, chunk: int,
+              timeout: float) -> dict:
+    from celery import group
+
+    src, src_filter, stages, problems = "objects", {"bucket_id": bucket_id}, [], []
+    for stage in range(3):
+        db[f"{prefix}{stage}"].drop()
+    t0 = time.perf_counter()
+    for stage in range(3):
+        ts = time.perf_counter()
+        dst = f"{prefix}{stage}"
+        ranges = id_ranges(db[src], src_filter, chunk)
+        scan_ms = int((time.perf_counter() - ts) * 1000)
+        sigs = [celery.signature(FLOOR_CHUNK, args=(stage, lo, hi, src, dst, src_filter), queue="default")
+                for lo, hi in ranges]
+        t_send = time.time()
+        results = group(sigs).apply_async().get(timeout=timeout)
+        t_got = time.time()
+        done = sum(r["n"] for r in results)
+        if done != n:
+            problems.append(f"stage {stage}: {done} of {n} records")
+        stages.append({"stage": stage, "chunks": len(ranges), "scan_ms": scan_ms,
+                       "wall_ms": int((time.perf_counter() - ts) * 1000),
+                       "chunk_busy_ms": sum(r["ms"] for r in results),
+                       # sent -> first chunk started; last chunk ended -> the driver had all results
+                       "dispatch_ms": int((min(r["t_start"] for r in results) - t_send) * 1000) if results else 0,
+                       "collect_ms": int((t_got - max(r["t_end"] for r in results)) * 1000) if results else 0})
+        src, src_filter = dst, {}
+    seconds = time.perf_counter() - t0
+    return {"seconds": round(seconds, 3), "objects_per_s": round(n / seconds), "stages": stages,
+            "problems": problems}
+
+
+# -- one size ----------------------------------------------------------------------------------
+def run_size(services: Any, args: argparse.Namespace, n: int) -> dict:
+    from api.app import create_app
+    from shared.settings import Settings
+    from workers.app import create_celery
+
+    db_name = f"sluice_bench_{secrets.token_hex(4)}"
+    env = {**services.env(), "SLUICE_DB": db_name, "SLUICE_ADMIN_KEY": ADMIN_KEY,
+           "SLUICE_CHUNK_SIZE": str(args.chunk_size)}
+    settings = Settings.from_env(env)
+    app = create_app(settings)
+    stores = app.extensions["sluice.stores"]
+    celery = create_celery(settings)
+    worker = sampler = None
+    try:
+        ns = Api(app.test_client()).ok("POST", "/v1/namespaces", {"namespace_name": "bench"})
+        api = Api(app.test_client(), "bench")
+        ns_id = ns.get("namespace_id") or stores.namespaces.coll.find_one({})["_id"]
+        names = create_dag(api, bench_dag.BUCKET, "")
+        warm_names = create_dag(api, "warmup", "warm-")
+        warm_n = max(200, 2 * args.chunk_size * args.concurrency)
+        warm_bucket, _ = load_objects(stores, ns_id, "warmup", warm_n)
+        log(f"N={n:,}: loading objects")
+        bucket_id, load_s = load_objects(stores, ns_id, bench_dag.BUCKET, n)
+        log(f"N={n:,}: loaded in {load_s:.1f} s; starting worker (-c {args.concurrency} -P {args.pool})")
+        worker = BenchWorker({**os.environ, **env, "PYTHONUNBUFFERED": "1"}, args.concurrency, args.pool,
+                             args.worker_loglevel).start(celery)
+        sampler = MemorySampler(worker.pid, interval=args.sample_interval)
+        sampler.start()
+        time.sleep(1.0)
+        warm = run_engine(api, stores, warm_names[0], warm_n, args.poll, args.timeout)
+        run_floor(celery, stores.mongo.db, warm_bucket, "bench_floor_warm_", warm_n, args.chunk_size,
+                  args.timeout)
+        log(f"N={n:,}: warm-up done ({warm['status']}); engine run")
+        order = ["floor", "engine"] if args.floor_first else ["engine", "floor"]
+        out: dict[str, Any] = {}
+        for what in order:
+            sampler.set_phase(what)
+            if what == "engine":
+                out["engine"] = run_engine(api, stores, names[0], n, args.poll, args.timeout)
+            else:
+                out["floor"] = run_floor(celery, stores.mongo.db, bucket_id, "bench_floor_", n,
+                                         args.chunk_size, args.timeout)
+            log(f"N={n:,}: {what} {out[what]['objects_per_s']:,} obj/s ({out[what]['seconds']} s)")
+        sampler.set_phase("done")
+        peaks = sampler.peaks
+        engine, floor = out["engine"], out["floor"]
+        return {"n": n, "load_seconds": round(load_s, 1), "engine": engine, "floor": floor,
+                "ratio": round(engine["objects_per_s"] / floor["objects_per_s"], 3),
+                "memory_mb": {"idle": peaks.get("idle"), "engine": peaks.get("engine"),
+                              "floor": peaks.get("floor")}}
+    finally:
+        if sampler is not None:
+            sampler.stop()
+        if worker is not None:
+            if args.verbose:
+                print(worker.output(), file=sys.stderr)
+            worker.stop()
+        stores.mongo.client.drop_database(db_name)
+        stores.mongo.close()
+        if services.started_redis:          # only a Redis we started may be flushed
+            celery.backend.client.flushdb()
+        celery.close()
+
+
+# -- report ------------------------------------------------------------------------------------
+def verdict(results: list[dict], floor_ratio: float, min_rate: float) -> dict:
+    rss = [r["memory_mb"]["engine"]["rss_mb"] for r in results]
+    growth = (rss[-1] - rss[0]) / rss[0] if len(rss) > 1 and rss[0] else 0.0
+    return {"ratio_ok": all(r["ratio"] >= floor_ratio for r in results),
+            "rate_ok": all(r["engine"]["objects_per_s"] >= min_rate for r in results),
+            "memory_growth": round(growth, 3), "memory_flat": growth <= FLAT_TOLERANCE,
+            "problems": [p for r in results for p in r["engine"]["problems"] + r["floor"]["problems"]]}
+
+
+def print_report(results: list[dict], args: argparse.Namespace, summary: dict) -> None:
+    print(f"\nSluice batch engine, 3 tiers, chunk {args.chunk_size}, "
+          f"{args.concurrency} x {args.pool} on {os.cpu_count()} CPUs")
+    for r in results:
+        e, f, m = r["engine"], r["floor"], r["memory_mb"]["engine"]
+        print(f"N={r['n']:<8,} engine: {e['objects_per_s']:>6,} obj/s ({e['seconds']:.2f} s)  "
+              f"floor: {f['objects_per_s']:>6,} obj/s ({f['seconds']:.2f} s)  ratio {r['ratio']:.2f}  "
+              f"peak worker RSS {m['rss_mb']:.0f} MB (PSS {m['pss_mb']:.0f} MB, idle RSS "
+              f"{r['memory_mb']['idle']['rss_mb']:.0f} MB)")
+        p = e["phases"]
+        tiers = "  ".join(f"t{t['tier']}: launch {t['launch_ms']} + wall {t['wall_ms']} "
+                          f"(busy {t['chunk_busy_ms']}, {t['chunks']}x{t['chunk_avg_ms']}, close {t['close_ms']})"
+                          for t in p["tiers"])
+        print(f"    engine ms: start {p['start_ms']}  {tiers}  finish {p['finish_ms']}")
+        stages = "  ".join(f"s{s['stage']}: scan {s['scan_ms']} wall {s['wall_ms']} (busy {s['chunk_busy_ms']}, "
+                           f"dispatch {s['dispatch_ms']}, collect {s['collect_ms']})"
+                           for s in f["stages"])
+        print(f"    floor  ms: {stages}")
+    ok = lambda b: "yes" if b else "NO"  # noqa: E731
+    print(f"targets: ratio >= {args.target_ratio}: {ok(summary['ratio_ok'])};  "
+          f">= {args.target_rate:,.0f} obj/s: {ok(summary['rate_ok'])};  memory flat "
+          f"(peak RSS growth {summary['memory_growth']:+.0%}, tolerance {FLAT_TOLERANCE:.0%}): "
+          f"{ok(summary['memory_flat'])}")
+    for p in summary["problems"]:
+        print(f"PROBLEM: {p}")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", default="20000,100000", help="comma-separated N (default 20000,100000)")
+    ap.add_argument("--concurrency", type=int, default=2, help="worker pool size (default 2)")
+    ap.add_argument("--chunk-size", type=int, default=500, help="records per chunk task (default 500)")
+    ap.add_argument("--pool", choices=["prefork", "threads", "solo"], default="prefork")
+    ap.add_argument("--floor-first", action="store_true", help="run the floor before the engine")
+    ap.add_argument("--json", metavar="PATH", help="write the figures here (default: print them last)")
+    ap.add_argument("--poll", type=float, default=0.2, help="batch poll interval, s (default 0.2)")
+    ap.add_argument("--sample-interval", type=float, default=0.2, help="RSS sample interval, s")
+    ap.add_argument("--timeout", type=float, default=900, help="per run, s")
+    ap.add_argument("--worker-loglevel", default="INFO")
+    ap.add_argument("--target-ratio", type=float, default=0.7)
+    ap.add_argument("--target-rate", type=float, default=5000)
+    ap.add_argument("--verbose", action="store_true", help="print the worker log")
+    args = ap.parse_args(argv)
+    args.size_list = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from shared.localservices import ensure_services
+
+    args = parse_args(argv)
+    services = ensure_services()
+    log(f"services: mongo {services.mongo_url}  redis {services.redis_url}")
+    try:
+        results = [run_size(services, args, n) for n in args.size_list]
+    finally:
+        services.stop()
+    summary = verdict(results, args.target_ratio, args.target_rate)
+    print_report(results, args, summary)
+    doc = {"config": {"sizes": args.size_list, "chunk_size": args.chunk_size,
+                      "concurrency": args.concurrency, "pool": args.pool, "floor_first": args.floor_first,
+                      "cpus": os.cpu_count(), "python": platform.python_version()},
+           "results": results, "summary": summary}
+    text = json.dumps(doc, indent=2, default=str)
+    if args.json:
+        with open(args.json, "w") as fh:
+            fh.write(text + "\n")
+        print(f"figures written to {args.json}")
+    else:
+        print(text)
+    return 1 if summary["problems"] else 0
