@@ -15,6 +15,7 @@ PROCESS_CHUNK = "sluice.batch.process_chunk"
 TIER_DONE = "sluice.batch.tier_done"
 BATCH_FAILED = "sluice.batch.failed"
 WATCHDOG = "sluice.control.watchdog"
+RUN_WATCHDOG = "sluice.control.run_watchdog"
 SCHEDULE_TICK = "sluice.control.schedule_tick"
 START_RUN = "sluice.pipeline.start_run"
 RUN_CHUNK = "sluice.pipeline.run_chunk"
@@ -29,6 +30,7 @@ ROUTES: dict[str, str] = {
     TIER_DONE: QUEUE_CONTROL,
     BATCH_FAILED: QUEUE_CONTROL,
     WATCHDOG: QUEUE_CONTROL,
+    RUN_WATCHDOG: QUEUE_CONTROL,
     SCHEDULE_TICK: QUEUE_CONTROL,
     START_RUN: QUEUE_CONTROL,
     RUN_CHUNK: QUEUE_DEFAULT,

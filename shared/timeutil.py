@@ -1,12 +1,13 @@
-"""Time helpers. Mongo stores naive UTC datetimes with millisecond precision."""
+"""Time helpers. MongoDB returns naive UTC datetimes with millisecond precision, so every
+datetime we make is naive UTC too: mixing aware and naive values fails at comparison."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 
 def utcnow() -> datetime:
-    """Now in UTC, truncated to milliseconds so what we write equals what Mongo returns."""
-    now = datetime.now(timezone.utc)
+    """Now as naive UTC, truncated to milliseconds so what we write equals what Mongo returns."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
     return now.replace(microsecond=(now.microsecond // 1000) * 1000)
 
 

@@ -155,3 +155,19 @@ def start_worker(app, worker_env):
     yield _start
     for w in started:
         w.stop()
+
+
+@pytest.fixture
+def start_beat(worker_env):
+    from tests.e2e_support import BeatProcess
+
+    started: list = []
+
+    def _start(env: dict | None = None):
+        b = BeatProcess({**worker_env, **(env or {})}).start()
+        started.append(b)
+        return b
+
+    yield _start
+    for b in started:
+        b.stop()

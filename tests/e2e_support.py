@@ -71,3 +71,30 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self.log.close()
+
+
+class BeatProcess:
+    """A real `celery beat` process (its schedule file in a temp dir)."""
+
+    def __init__(self, env: dict[str, str]):
+        self.dir = tempfile.mkdtemp(prefix="sluice-beat-")
+        self.log = open(Path(self.dir) / "beat.log", "w")
+        self.cmd = [sys.executable, "-m", "celery", "-A", "workers.app", "beat", "-s",
+                    str(Path(self.dir) / "schedule"), "--loglevel", "INFO"]
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "BeatProcess":
+        self.proc = subprocess.Popen(self.cmd, env=self.env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self.log.close()

@@ -6,7 +6,7 @@ from typing import Any
 from kombu import Queue
 
 from shared.settings import Settings
-from shared.tasknames import QUEUE_DEFAULT, QUEUES, ROUTES, WATCHDOG
+from shared.tasknames import QUEUE_DEFAULT, QUEUES, ROUTES, RUN_WATCHDOG, SCHEDULE_TICK, WATCHDOG
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -48,4 +48,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 def beat_schedule(settings: Settings) -> dict[str, Any]:
     """Beat only fires short static ticks; the ticks claim due work atomically in MongoDB,
     so running two beats never double-fires anything. Entries are added as their tasks land."""
-    return {"watchdog": {"task": WATCHDOG, "schedule": settings.watchdog_interval_s}}
+    return {"watchdog": {"task": WATCHDOG, "schedule": settings.watchdog_interval_s},
+            "run-watchdog": {"task": RUN_WATCHDOG, "schedule": settings.watchdog_interval_s},
+            "schedule-tick": {"task": SCHEDULE_TICK, "schedule": settings.schedule_tick_s}}

@@ -16,6 +16,8 @@ RESOURCES = (
     "feature_extractors",
     "batches",
     "tasks",
+    "connections",
+    "pipelines",
 )
 
 

@@ -10,7 +10,7 @@ from shared.timeutil import utcnow
 def _duration_ms(start: datetime | None, end: datetime | None) -> int | None:
     if start is None:
         return None
-    end = end or utcnow().replace(tzinfo=None)
+    end = end or utcnow()
     return max(0, int((end - start.replace(tzinfo=None)).total_seconds() * 1000))
 
 

@@ -12,9 +12,12 @@ from shared.stores.namespaces import NamespaceStore
 from shared.stores.objects import ObjectStore
 from shared.stores.batches import BatchStore
 from shared.stores.collections import CollectionStore
+from shared.stores.connections import ConnectionStore
 from shared.stores.documents import DocumentStore
 from shared.stores.idempotency import IdempotencyStore
 from shared.stores.taxonomies import TaxonomyStore
+from shared.stores.pipelines import PipelineStore
+from shared.stores.runs import RunStore
 
 
 class Stores:
@@ -32,6 +35,9 @@ class Stores:
         self.taxonomies = TaxonomyStore(db)
         self.batches = BatchStore(db)
         self.idempotency = IdempotencyStore(db, settings.idempotency_ttl_s)
+        self.connections = ConnectionStore(db)
+        self.pipelines = PipelineStore(db)
+        self.runs = RunStore(db)
 
     @classmethod
     def from_settings(cls, settings: Settings, **mongo_kw: Any) -> "Stores":

@@ -64,6 +64,16 @@ class NamedStore(Store):
         return doc
 
 
+    def by_id(self, _id: str) -> dict:
+        """Look up by id alone — for workers, which act on ids already checked by the API."""
+        from shared.errors import NotFound
+
+        doc = self.coll.find_one({"_id": _id})
+        if doc is None:
+            raise NotFound(f"{self.kind} '{_id}' does not exist", code=self.not_found_code)
+        return doc
+
+
 class ChunkSource(Store):
     """A store the batch engine reads in `_id` ranges (objects, documents)."""
 

@@ -12,6 +12,7 @@ from pymongo import ReturnDocument, UpdateOne
 from shared.errors import NotFound
 from shared.status import allowed_from
 from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.ledger import ChunkLedger
 from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
 
@@ -24,7 +25,8 @@ class BatchStore(Store):
 
     def __init__(self, db: Any):
         super().__init__(db)
-        self.chunks = db["batch_chunks"]
+        self.ledger = ChunkLedger(db["batch_chunks"], "batch_id")
+        self.chunks = self.ledger.coll
         self.failures = db["batch_failures"]
 
     def indexes(self) -> list[IndexModel]:
@@ -34,13 +36,13 @@ class BatchStore(Store):
 
     def ensure_indexes(self) -> None:
         super().ensure_indexes()
-        self.chunks.create_indexes([IndexModel([("batch_id", ASCENDING), ("tier_num", ASCENDING)])])
+        self.ledger.ensure_indexes()
         self.failures.create_indexes([
             IndexModel([("batch_id", ASCENDING), ("tier_num", ASCENDING), ("_id", ASCENDING)])])
 
     def delete_in_namespace(self, namespace_id: str) -> int:
         ids = [d["_id"] for d in self.coll.find({"namespace_id": namespace_id}, {"_id": 1})]
-        self.chunks.delete_many({"batch_id": {"$in": ids}})
+        self.ledger.delete(ids)
         self.failures.delete_many({"batch_id": {"$in": ids}})
         return super().delete_in_namespace(namespace_id)
 
@@ -93,29 +95,23 @@ class BatchStore(Store):
         return f"{batch_id}:{attempt}:{tier_num}:{collection_id}:{index}"
 
     def add_chunks(self, rows: list[dict]) -> None:
-        if rows:
-            self.chunks.bulk_write([UpdateOne({"_id": r["_id"]}, {"$setOnInsert": r}, upsert=True)
-                                    for r in rows], ordered=False)
+        self.ledger.add(rows)
 
     def chunk(self, chunk_id: str) -> dict | None:
-        return self.chunks.find_one({"_id": chunk_id})
+        return self.ledger.get(chunk_id)
 
     def complete_chunk(self, chunk_id: str, counts: dict[str, int], errors_by_code: dict[str, int],
                        duration_ms: int) -> bool:
-        """Mark a chunk done with its counts; False if it was done already (a redelivery)."""
-        res = self.chunks.update_one({"_id": chunk_id, "done": False},
-                                     {"$set": {"done": True, "counts": counts, "errors_by_code": errors_by_code,
-                                               "duration_ms": duration_ms, "completed_at": utcnow()}})
-        return res.modified_count == 1
+        return self.ledger.complete(chunk_id, {"counts": counts, "errors_by_code": errors_by_code,
+                                               "duration_ms": duration_ms})
 
     def pending_chunks(self, batch_id: str, attempt: int, tier_num: int) -> list[dict]:
-        return list(self.chunks.find({"batch_id": batch_id, "attempt": attempt, "tier_num": tier_num,
-                                      "done": False}))
+        return self.ledger.pending(batch_id, attempt=attempt, tier_num=tier_num)
 
     def tier_stats(self, batch_id: str) -> dict[int, dict]:
         """Per tier: summed counters, errors by code, chunk totals, durations."""
         out: dict[int, dict] = {}
-        for row in self.chunks.find({"batch_id": batch_id}):
+        for row in self.ledger.rows(batch_id):
             t = out.setdefault(row["tier_num"], {"counts": dict.fromkeys(COUNTERS, 0), "errors_by_code": {},
                                                  "chunks_total": 0, "chunks_done": 0, "total": 0,
                                                  "retried": 0})

@@ -32,12 +32,6 @@ class CollectionStore(NamedStore):
                            code="collection_exists") from exc
         return doc
 
-    def by_id(self, collection_id: str) -> dict:
-        doc = self.coll.find_one({"_id": collection_id})
-        if doc is None:
-            raise NotFound(f"collection '{collection_id}' does not exist", code="collection_not_found")
-        return doc
-
     def all_in_namespace(self, namespace_id: str) -> list[dict]:
         return list(self.coll.find({"namespace_id": namespace_id}))
 

@@ -45,6 +45,37 @@ class DocumentStore(ChunkSource):
         self.coll.bulk_write(ops, ordered=False)
         return len(docs)
 
+    def upsert_keyed(self, docs: list[dict], now: Any) -> dict[int, str]:
+        """Upsert documents by `_id` (created_at only on insert) and report per-item failures
+        as {index in docs: message} instead of raising; unreachable MongoDB still raises."""
+        from bson.errors import InvalidDocument
+        from pymongo.errors import BulkWriteError
+
+        def op(d: dict) -> UpdateOne:
+            return UpdateOne({"_id": d["_id"]},
+                             {"$set": {**{k: v for k, v in d.items() if k != "_id"}, "updated_at": now},
+                              "$setOnInsert": {"created_at": now}}, upsert=True)
+
+        if not docs:
+            return {}
+        try:
+            self.coll.bulk_write([op(d) for d in docs], ordered=False)
+            return {}
+        except BulkWriteError as exc:
+            return {e["index"]: e.get("errmsg", "write failed") for e in exc.details.get("writeErrors", [])}
+        except InvalidDocument:
+            # One document cannot be encoded at all: write one by one to isolate it.
+            failed: dict[int, str] = {}
+            for i, d in enumerate(docs):
+                try:
+                    self.coll.bulk_write([op(d)])
+                except InvalidDocument as exc:
+                    failed[i] = f"cannot store the record: {exc}"
+                except BulkWriteError as exc:
+                    errors = exc.details.get("writeErrors") or [{}]
+                    failed[i] = errors[0].get("errmsg", "write failed")
+            return failed
+
     def delete_stale(self, collection_id: str, source_ids: Iterable[str], keep_ids: Iterable[str]) -> int:
         """Drop documents an earlier run made from these sources that this run no longer makes."""
         source_ids = list(source_ids)

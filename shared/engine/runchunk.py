@@ -1,0 +1,126 @@
+"""One chunk of a pipeline run, through the fixed steps read → filter → transform →
+validate → write. Per-record failures are counted at their step, never raised."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from shared.connectors import destination_for, source_for
+from shared.engine.runs import JS_ENTRY_POINTS
+from shared.filters import matches, parse_filter
+from shared.jsbox import JsError, JsLimits, Sandbox
+from shared.settings import Settings
+from shared.status import RunStatus
+from shared.stores.runs import STEPS
+from shared.timeutil import utcnow
+
+READ, FILTER, TRANSFORM, VALIDATE, WRITE = range(len(STEPS))
+MAX_RECORD_BYTES = 1024 * 1024
+MAX_MESSAGE = 2000
+
+
+class StepFailure(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def interpret(result: Any, record: dict) -> list[dict]:
+    """The JS contract: an object is the new record, an array gives several records,
+    null/false drops the record, true keeps it unchanged (the seed's `execute()`)."""
+    if result is True:
+        return [record]
+    if result is None or result is False:
+        return []
+    if isinstance(result, dict):
+        return [result]
+    if isinstance(result, list) and all(isinstance(r, dict) for r in result):
+        return result
+    raise StepFailure("JS_OUTPUT", "transform must return an object, an array of objects, "
+                                   f"true, false or null; got {type(result).__name__}")
+
+
+def validate_output(record: dict) -> None:
+    bad = [k for k in record if not isinstance(k, str) or k.startswith("$") or "." in k or not k]
+    if bad:
+        raise StepFailure("INVALID_RECORD", f"field names may not be empty, start with '$' or contain '.': {bad[:3]}")
+    size = len(json.dumps(record, default=str))
+    if size > MAX_RECORD_BYTES:
+        raise StepFailure("RECORD_TOO_LARGE", f"record is {size} bytes; the limit is {MAX_RECORD_BYTES}")
+
+
+def process_run_chunk(stores: Any, settings: Settings, chunk_id: str) -> dict:
+    started = time.monotonic()
+    chunk = stores.runs.ledger.get(chunk_id)
+    if chunk is None or chunk.get("done"):
+        return {"skipped": True}
+    run = stores.runs.get(chunk["run_id"])
+    passed, failed = [0] * len(STEPS), [0] * len(STEPS)
+    if run["status"] != RunStatus.RUNNING.value:
+        stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "duration_ms": 0})
+        return {"skipped": True}
+    pipeline = stores.pipelines.by_id(run["pipeline"])
+    connections = stores.connections
+    source = source_for(stores, connections.by_id(pipeline["source"]["connection_id"]), pipeline["source"])
+    destination = destination_for(stores, connections.by_id(pipeline["destination"]["connection_id"]),
+                                  pipeline["destination"], settings)
+    failures: list[dict] = []
+    max_update = None
+
+    def fail(step: int, key: str, code: str, message: str) -> None:
+        failed[step] += 1
+        failures.append({"_id": f"{chunk_id}:{key}:{step}", "run_id": run["_id"], "step": STEPS[step],
+                         "code": code, "message": message[:MAX_MESSAGE], "source_key": key, "at": utcnow()})
+
+    try:
+        query = source.query(None, run.get("cursor_from"), pipeline.get("update_time_field"))
+        rows = source.fetch_range(query, chunk["lo"], chunk.get("hi"))
+        node = parse_filter(pipeline["source"].get("filters"), "source.filters")
+        items: list[tuple[str, dict]] = []
+        limits = JsLimits.capped(pipeline.get("js_limits"), settings)
+        with Sandbox(pipeline["code"], JS_ENTRY_POINTS, limits) as sandbox:
+            for row in rows:
+                key = source.key(row)
+                record = source.record(row)
+                passed[READ] += 1
+                ut = source.update_time(row, pipeline.get("update_time_field"))
+                if ut is not None and (max_update is None or ut > max_update):
+                    max_update = ut
+                if node is not None and not matches(node, record):
+                    continue
+                passed[FILTER] += 1
+                try:
+                    outputs = interpret(sandbox.call(record), record)
+                except JsError as exc:
+                    fail(TRANSFORM, key, exc.code, exc.message)
+                    continue
+                except StepFailure as exc:
+                    fail(TRANSFORM, key, exc.code, exc.message)
+                    continue
+                passed[TRANSFORM] += 1
+                try:
+                    for out in outputs:
+                        validate_output(out)
+                except StepFailure as exc:
+                    fail(VALIDATE, key, exc.code, exc.message)
+                    continue
+                passed[VALIDATE] += 1
+                if len(outputs) == 1:
+                    items.append((key, outputs[0]))
+                else:
+                    items.extend((f"{key}:{i}", out) for i, out in enumerate(outputs))
+        context = {"pipeline_id": pipeline["_id"], "run_id": run["_id"], "chunk_id": chunk_id,
+                   "namespace_id": pipeline["namespace_id"]}
+        errors = destination.write(items, context) if items else {}
+    finally:
+        source.close()
+        destination.close()
+    for key, message in errors.items():
+        fail(WRITE, key, "WRITE_FAILED", message)
+    passed[WRITE] += len(items) - len(errors)
+    stores.runs.record_failures(failures)
+    stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "max_update_time": max_update,
+                                           "duration_ms": int((time.monotonic() - started) * 1000)})
+    stores.runs.heartbeat(run["_id"])
+    return {"passed": passed, "failed": failed}

@@ -1,0 +1,102 @@
+"""Pipeline run lifecycle as plain functions: start (with the seed's 422 rules), plan chunks,
+finish, and the run's public view."""
+from __future__ import annotations
+
+from typing import Any
+
+from shared.connectors import source_for
+from shared.errors import Unprocessable
+from shared.ids import new_id
+from shared.settings import Settings
+from shared.status import RunStatus, finished_status
+from shared.stores.runs import STEPS
+from shared.timeutil import utcnow
+
+R = RunStatus
+JS_ENTRY_POINTS = ("transform", "execute")
+
+
+def start_run(stores: Any, pipeline: dict, incremental: bool | None, trigger: str) -> dict:
+    """Create a run and claim the pipeline for it, or refuse with the seed's messages."""
+    if not pipeline.get("enabled", True):
+        raise Unprocessable("pipeline is disabled", code="pipeline_disabled")
+    if incremental is None:
+        incremental = bool(pipeline.get("incremental_default"))
+    if incremental and not pipeline.get("update_time_field"):
+        raise Unprocessable("incremental requires an update time column", code="incremental_without_update_time")
+    run_id = new_id("run")
+    if stores.pipelines.claim_run(pipeline["_id"], run_id) is None:
+        raise Unprocessable("pipeline is already in progress", code="pipeline_in_progress")
+    now = utcnow()
+    cursor = pipeline.get("cursor") if incremental else None
+    return stores.runs.create({
+        "_id": run_id, "namespace_id": pipeline["namespace_id"], "pipeline": pipeline["_id"],
+        "status": R.PENDING.value, "incremental": incremental, "trigger": trigger,
+        "cursor_from": cursor, "startTime": now, "endTime": None, "error": "",
+        "created_at": now, "updated_at": now, "heartbeat_at": now, "redispatches": 0})
+
+
+def plan_run(stores: Any, settings: Settings, run_id: str) -> list[str]:
+    """Chunk the run's source (from what is in the source now) and mark it RUNNING."""
+    run = stores.runs.get(run_id)
+    pipeline = stores.pipelines.by_id(run["pipeline"])
+    source = source_for(stores, stores.connections.by_id(pipeline["source"]["connection_id"]), pipeline["source"])
+    try:
+        query = source.query(None, run.get("cursor_from"), pipeline.get("update_time_field"))
+        ranges, total = source.boundaries(query, settings.chunk_size)
+    finally:
+        source.close()
+    sizes = [settings.chunk_size] * (len(ranges) - 1) + [total - settings.chunk_size * (len(ranges) - 1)]
+    rows = [{"_id": f"{run_id}:{i}", "run_id": run_id, "index": i, "lo": lo, "hi": hi, "size": size,
+             "done": False, "created_at": utcnow()} for i, ((lo, hi), size) in enumerate(zip(ranges, sizes))]
+    stores.runs.ledger.add(rows)
+    stores.runs.transition(run_id, R.RUNNING.value, {"heartbeat_at": utcnow()})
+    return [r["_id"] for r in rows]
+
+
+def finish_run(stores: Any, run_id: str) -> str:
+    """'wait' while chunks are unfinished, 'stop' if the run already ended, else 'done'."""
+    run = stores.runs.get(run_id)
+    if run["status"] != R.RUNNING.value:
+        return "stop"
+    if stores.runs.ledger.pending(run_id):
+        return "wait"
+    totals = stores.runs.totals(run_id)
+    status = finished_status("run", sum(totals["failed"]))
+    ended = stores.runs.transition(run_id, status, {"endTime": utcnow()})
+    if ended is not None:
+        release(stores, ended, totals["max_update_time"])
+    return "done"
+
+
+def fail_run(stores: Any, run_id: str, message: str) -> None:
+    ended = stores.runs.transition(run_id, R.FAILED.value, {"endTime": utcnow(), "error": message})
+    if ended is not None:
+        release(stores, ended, None)
+
+
+def release(stores: Any, run: dict, max_update_time: Any) -> None:
+    """Free the pipeline for its next run. The incremental cursor moves only when the run
+    reached its end (records that failed are in the run's errors, not re-read forever)."""
+    cursor = None
+    if run["status"] in (R.COMPLETED.value, R.COMPLETED_WITH_ERRORS.value) and max_update_time is not None:
+        prev = run.get("cursor_from")
+        cursor = max_update_time if prev is None or max_update_time > prev else prev
+    stores.pipelines.release_run(run["pipeline"], run["_id"],
+                                 {"id": run["_id"], "status": run["status"], "endTime": run.get("endTime")},
+                                 cursor)
+
+
+def run_view(run: dict, totals: dict) -> dict:
+    """The seed's run shape (id, pipeline, startTime, endTime, passed[], failed[], error),
+    with counts that are live while the run progresses, plus status and progress."""
+    handled = totals["passed"][0] + totals["failed"][0]
+    total = totals["total"]
+    return {"id": run["_id"], "pipeline": run["pipeline"], "startTime": run["startTime"],
+            "endTime": run.get("endTime"), "passed": totals["passed"], "failed": totals["failed"],
+            "error": run.get("error") or "", "status": run["status"], "steps": list(STEPS),
+            "incremental": run.get("incremental", False), "trigger": run.get("trigger"),
+            "progress": {"read": handled, "total": total,
+                         "percent": round(100.0 * handled / total, 1) if total else
+                         (100.0 if run["status"].startswith("COMPLETED") else 0.0),
+                         "chunks": totals["chunks"], "chunks_done": totals["chunks_done"]}}
