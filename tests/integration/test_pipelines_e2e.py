@@ -274,3 +274,33 @@ def test_scheduled_occurrence_fires_once_with_two_beats_and_disabled_ones_skip(a
     assert on["next_run_at"] > on["schedule"]["last_fired_at"]
     assert off["skipped"][0]["reason"] == "pipeline is disabled"
     assert api.get(f"/v1/pipelines/runs?pipeline={ids[1]}")[1]["runs"] == []
+
+
+def test_incremental_runs_from_external_mongodb_into_a_webhook(api, services, mongo_client, receiver,
+                                                               start_worker):
+    ext = mongo_client["sluice_ext_inc"]
+    base = utcnow() - timedelta(hours=1)
+    ext.orders.insert_many([{"_id": f"o{i}", "amount": i, "modified": base + timedelta(seconds=i)}
+                            for i in range(20)])
+    try:
+        src = connection(api, "orders", "mongodb", {"uri": services.mongo_url, "database": "sluice_ext_inc",
+                                                    "collection": "orders"})
+        hook = connection(api, "hook", "webhook", {"url": receiver.url, "secret": "s3cret"})
+        _, p, _ = api.post("/v1/pipelines", json={
+            "code": "function transform(o) { return {order: o._id, cents: o.amount * 100}; }",
+            "source": {"connection_id": src}, "destination": {"connection_id": hook},
+            "update_time_field": "modified"})
+        start_worker(concurrency=1)
+        _, first, _ = api.post(f"/v1/pipelines/{p['pipeline_id']}/runs", json={"incremental": True})
+        assert wait_run(api, first["id"])["passed"] == [20] * 5  # no cursor yet: everything
+        ext.orders.update_one({"_id": "o3"}, {"$set": {"amount": 300, "modified": utcnow()}})
+        ext.orders.insert_one({"_id": "o99", "amount": 99, "modified": utcnow()})
+        _, second, _ = api.post(f"/v1/pipelines/{p['pipeline_id']}/runs", json={"incremental": True})
+        run = wait_run(api, second["id"])
+        assert run["passed"] == [2] * 5, run
+        records = receiver.records()
+        assert records["o3"]["cents"] == 30000 and records["o99"]["cents"] == 9900
+        _, again, _ = api.post(f"/v1/pipelines/{p['pipeline_id']}/runs", json={"incremental": True})
+        assert wait_run(api, again["id"])["passed"] == [0] * 5  # nothing newer
+    finally:
+        mongo_client.drop_database("sluice_ext_inc")
