@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +14,13 @@ from flask.json.provider import DefaultJSONProvider
 from api.auth import authenticate
 from api.errors import register_error_handlers
 from api.queue import TaskSender
+from shared import logs
 from shared.settings import Settings
 from shared.stores import Stores
 from shared.timeutil import iso
+
+
+access_log = logging.getLogger("sluice.api.access")
 
 
 class SluiceJSON(DefaultJSONProvider):
@@ -31,6 +36,7 @@ class SluiceJSON(DefaultJSONProvider):
 def create_app(settings: Settings | None = None, *, stores: Stores | None = None,
                tasks: Any = None, ensure_indexes: bool = True) -> Flask:
     settings = settings or Settings.from_env()
+    logs.configure(settings.log_level)
     app = Flask("sluice")
     app.json = SluiceJSON(app)
     app.config["SLUICE_SETTINGS"] = settings
@@ -48,15 +54,24 @@ def create_app(settings: Settings | None = None, *, stores: Stores | None = None
     @app.before_request
     def _before() -> None:
         g.request_id = request.headers.get("Request-Id") or "req_" + secrets.token_hex(8)
+        g.started = time.perf_counter()
+        logs.clear()
+        logs.bind(request_id=g.request_id,
+                  namespace=request.headers.get("X-Namespace") or request.args.get("namespace"))
         authenticate()
 
     @app.after_request
     def _after(resp: Response) -> Response:
         resp.headers["Request-Id"] = g.get("request_id") or "req_" + secrets.token_hex(8)
+        access_log.info("request", extra={
+            "method": request.method, "path": request.path, "status": resp.status_code,
+            "duration_ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2)})
         return resp
 
     register_error_handlers(app)
+    from api.metrics import install_metrics
     from api.resources import register_all
 
+    install_metrics(app)
     register_all(app)
     return app

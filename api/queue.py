@@ -49,6 +49,16 @@ class TaskSender:
         finally:
             client.close()
 
+    def queue_depths(self, queues: tuple[str, ...]) -> dict[str, int]:
+        """Messages waiting per queue (kombu's Redis transport keeps each queue as a list)."""
+        import redis
+
+        client = redis.Redis.from_url(self._settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            return {q: int(client.llen(q)) for q in queues}
+        finally:
+            client.close()
+
     def ping_workers(self, timeout: float = 1.0) -> list[str]:
         replies = self.app.control.ping(timeout=timeout) or []
         return [name for reply in replies for name in reply]

@@ -1,124 +1,44 @@
-"""The `sluice` command line. Starts processes; never imports Flask or Celery itself."""
+"""The `sluice` command line. Starts processes and talks to the HTTP API; never imports Flask
+or Celery itself.
+
+    sluice up | api | worker | beat | flower           run the system, or one role of it
+    sluice trigger COLLECTION [--wait]                 process a collection DAG (a batch)
+    sluice run PIPELINE [--incremental|--full] [--wait]
+    sluice status bat_…|run_…|tsk_… [--json]
+    sluice apply FILE                                  create/update resources from a YAML/JSON spec
+    sluice demo [--objects 3000] [--keep]              the whole thing end to end, on the embedded default
+
+API options (any command that talks to the API): --url (SLUICE_URL, default
+http://127.0.0.1:8000), --key (SLUICE_API_KEY), --namespace (SLUICE_NAMESPACE, default
+"default"). Exit codes: see shared/cli_client.py.
+"""
 from __future__ import annotations
 
 import argparse
 import os
-import secrets
-import shutil
-import signal
-import subprocess
 import sys
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
+from shared.cli_procs import api_cmd, beat_cmd, embedded, flower_cmd, worker_cmd
 from shared.tasknames import QUEUES
 
 
-def _python() -> str:
-    return sys.executable
-
-
-def api_cmd(port: int, workers: int = 2) -> list[str]:
-    if shutil.which("gunicorn") or _has_module("gunicorn"):
-        return [_python(), "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                "--threads", "4", "--access-logfile", "-", "api.wsgi:create()"]
-    return [_python(), "-m", "flask", "--app", "api.wsgi:create()", "run", "--port", str(port),
-            "--no-reload", "--with-threads"]
-
-
-def worker_cmd(queues: Sequence[str] = QUEUES, concurrency: int = 2, pool: str = "prefork",
-               extra: Sequence[str] = ()) -> list[str]:
-    return [_python(), "-m", "celery", "-A", "workers.app", "worker", "-Q", ",".join(queues),
-            "-c", str(concurrency), "-P", pool, "--loglevel", "INFO", "-E", *extra]
-
-
-def beat_cmd(schedule_file: str) -> list[str]:
-    return [_python(), "-m", "celery", "-A", "workers.app", "beat", "-s", schedule_file,
-            "--loglevel", "INFO"]
-
-
-def flower_cmd(port: int) -> list[str]:
-    return [_python(), "-m", "celery", "-A", "workers.app", "flower", f"--port={port}",
-            "--address=127.0.0.1"]
-
-
-def _has_module(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
-
-
-def _bootstrap(env: dict[str, str]) -> str:
-    """Create the 'default' namespace and a key scoped to every namespace; return the secret."""
-    from shared.settings import Settings
-    from shared.stores import Stores
-
-    stores = Stores.from_settings(Settings.from_env(env))
-    stores.ensure_indexes()
-    if stores.namespaces.find("default") is None:
-        stores.namespaces.create("default", "created by sluice up", {})
-    _, secret = stores.api_keys.create("sluice-up", "*")
-    stores.mongo.close()
-    return secret
-
-
 def cmd_up(args: argparse.Namespace) -> int:
-    from shared.localservices import ensure_services, free_port
-
-    services = ensure_services()
-    env = {**os.environ, **services.env()}
-    env.setdefault("SLUICE_ADMIN_KEY", "sk_admin_" + secrets.token_urlsafe(24))
-    procs: list[tuple[str, subprocess.Popen]] = []
-    api_port = args.port or free_port()
     try:
-        key = _bootstrap(env)
-        schedule_file = os.path.join(services.workdir or "/tmp", "beat-schedule")
-        plan = [("api", api_cmd(api_port)), ("worker", worker_cmd(concurrency=args.concurrency)),
-                ("beat", beat_cmd(schedule_file))]
-        flower_port = None
-        if _has_module("flower"):
-            flower_port = args.flower_port or free_port()
-            plan.append(("flower", flower_cmd(flower_port)))
-        for name, cmd in plan:
-            procs.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
-        print(f"""
-Sluice is up.
-  API      http://127.0.0.1:{api_port}   (OpenAPI: /v1/openapi.json, health: /readyz)
-  Flower   {f'http://127.0.0.1:{flower_port}' if flower_port else 'not installed (pip install .[ops])'}
-  MongoDB  {services.mongo_url}
-  Redis    {services.redis_url}
-  API key  {key}   (scoped to every namespace; namespace 'default' exists)
-  Admin    {env['SLUICE_ADMIN_KEY']}
-
-  curl -H 'Authorization: Bearer {key}' -H 'X-Namespace: default' http://127.0.0.1:{api_port}/v1/buckets/list -X POST --json '{{}}'
-
-Ctrl-C stops everything.""", flush=True)
-        while all(p.poll() is None for _, p in procs):
-            time.sleep(0.5)
-        dead = [name for name, p in procs if p.poll() is not None]
-        print(f"process exited: {', '.join(dead)}; stopping", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nstopping...", flush=True)
-        return 0
-    finally:
-        _stop(procs)
-        services.stop()
-
-
-def _stop(procs: list[tuple[str, subprocess.Popen]]) -> None:
-    for _, p in procs:
-        if p.poll() is None:
+        with embedded(port=args.port, flower_port=args.flower_port, concurrency=args.concurrency) as system:
+            print(system.banner(), flush=True)
             try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    deadline = time.monotonic() + 15
-    for _, p in procs:
-        try:
-            p.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
+                while not system.dead():
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                print("\nstopping...", flush=True)
+                return 0
+            print(f"process exited: {', '.join(system.dead())}; stopping", file=sys.stderr, flush=True)
+            return 1
+    except KeyboardInterrupt:
+        print("\nstopped", flush=True)
+        return 0
 
 
 def _exec(cmd: list[str]) -> int:
@@ -126,8 +46,76 @@ def _exec(cmd: list[str]) -> int:
     return 0  # not reached
 
 
+def _client(args: argparse.Namespace):
+    from shared.cli_client import ApiClient
+
+    return ApiClient.from_env(args.url, args.key, args.namespace)
+
+
+def _console():
+    from shared.cli_progress import make_console
+
+    return make_console()
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    from shared.cli_ops import cmd_trigger as trigger
+
+    return trigger(_client(args), _console(), args.collection, filters=args.filters, object_ids=args.object_ids,
+                   idempotency_key=args.idempotency_key, wait=args.wait, timeout=args.timeout,
+                   interval=args.interval)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from shared.cli_ops import cmd_run as run
+
+    return run(_client(args), _console(), args.pipeline, incremental=args.incremental, wait=args.wait,
+               timeout=args.timeout, interval=args.interval)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from shared.cli_ops import cmd_status as status
+
+    return status(_client(args), _console(), args.id, as_json=args.json)
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from shared.cli_apply import apply_file
+
+    apply_file(_client(args), args.file, out=lambda line: print(line, flush=True))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from shared.cli_demo import run_demo
+
+    return run_demo(objects=args.objects, keep=args.keep, port=args.port, concurrency=args.concurrency)
+
+
+def _api_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """--url/--key/--namespace, accepted before or after the subcommand."""
+    kw = {"default": argparse.SUPPRESS} if suppress else {"default": None}
+    parser.add_argument("--url", help="API base URL (env SLUICE_URL; default http://127.0.0.1:8000)", **kw)
+    parser.add_argument("--key", help="API key (env SLUICE_API_KEY)", **kw)
+    parser.add_argument("--namespace", "-n", help="namespace name or id (env SLUICE_NAMESPACE; default 'default')",
+                        **kw)
+
+
+def _wait_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", "-w", action="store_true", help="follow progress until it ends; exit 1 on "
+                                                                  "FAILED or CANCELED")
+    parser.add_argument("--timeout", type=float, default=None, help="with --wait: give up after this many "
+                                                                    "seconds (exit 4)")
+    parser.add_argument("--interval", type=float, default=0.5, help=argparse.SUPPRESS)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sluice", description="Sluice data-pipeline engine")
+    parser = argparse.ArgumentParser(prog="sluice", description="Sluice data-pipeline engine",
+                                     epilog="exit codes: 0 ok, 1 batch/run FAILED or CANCELED, 2 request or "
+                                            "spec refused (4xx), 3 API unreachable or 5xx, 4 --timeout")
+    _api_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _api_options(common, suppress=True)
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start API, worker, beat and Flower on a private MongoDB and Redis")
     up.add_argument("--port", type=int, default=None)
@@ -144,22 +132,66 @@ def build_parser() -> argparse.ArgumentParser:
     beat.add_argument("-s", "--schedule", default="/tmp/sluice-beat-schedule")
     flower = sub.add_parser("flower", help="run Flower")
     flower.add_argument("--port", type=int, default=5555)
+
+    trig = sub.add_parser("trigger", parents=[common], help="trigger a collection (and everything downstream)")
+    trig.add_argument("collection", help="collection id or name")
+    trig.add_argument("--filters", help='source filters as JSON, e.g. \'{"status": "PENDING"}\'')
+    trig.add_argument("--object-id", dest="object_ids", action="extend", nargs="+", metavar="ID",
+                      help="only these objects (repeatable)")
+    trig.add_argument("--idempotency-key", help="the same key again returns the first batch")
+    _wait_options(trig)
+    run = sub.add_parser("run", parents=[common], help="start a pipeline run")
+    run.add_argument("pipeline", help="pipeline id or alias")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument("--incremental", dest="incremental", action="store_const", const=True, default=None)
+    mode.add_argument("--full", dest="incremental", action="store_const", const=False)
+    _wait_options(run)
+    status = sub.add_parser("status", parents=[common], help="show a batch (bat_…), run (run_…) or task (tsk_…)")
+    status.add_argument("id")
+    status.add_argument("--json", action="store_true", help="print the API's JSON as is")
+    apply = sub.add_parser("apply", parents=[common], help="create or update resources from a YAML or JSON spec")
+    apply.add_argument("file")
+    demo = sub.add_parser("demo", help="start everything, load generated data, run a 3-tier DAG and a "
+                                       "pipeline, print a summary")
+    demo.add_argument("--objects", type=int, default=3000)
+    demo.add_argument("--keep", action="store_true", help="keep everything running afterwards until Ctrl-C")
+    demo.add_argument("--port", type=int, default=None)
+    demo.add_argument("--concurrency", type=int, default=2)
     return parser
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "up": cmd_up, "trigger": cmd_trigger, "run": cmd_run, "status": cmd_status, "apply": cmd_apply,
+    "demo": cmd_demo,
+    "api": lambda a: _exec(api_cmd(a.port, a.workers)),
+    "worker": lambda a: _exec(worker_cmd(a.queues.split(","), a.concurrency, a.pool)),
+    "beat": lambda a: _exec(beat_cmd(a.schedule)),
+    "flower": lambda a: _exec(flower_cmd(a.port)),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "up":
-        return cmd_up(args)
-    if args.command == "api":
-        return _exec(api_cmd(args.port, args.workers))
-    if args.command == "worker":
-        return _exec(worker_cmd(args.queues.split(","), args.concurrency, args.pool))
-    if args.command == "beat":
-        return _exec(beat_cmd(args.schedule))
-    if args.command == "flower":
-        return _exec(flower_cmd(args.port))
-    return 2
+    try:
+        return COMMANDS[args.command](args)
+    except Exception as exc:  # noqa: BLE001 - our two error kinds become readable messages
+        from shared.cli_client import ApiError
+        from shared.cli_spec import SpecError
+
+        if isinstance(exc, ApiError):
+            print(exc.render(), file=sys.stderr, flush=True)
+            return exc.exit_code
+        from shared.localservices import ServiceStartError
+
+        if isinstance(exc, ServiceStartError):
+            print(f"error: cannot start the local services: {exc}", file=sys.stderr)
+            return 3
+        if isinstance(exc, SpecError):
+            print(f"error: {exc.message}", file=sys.stderr)
+            for d in exc.details:
+                print(f"  {d['path']}: {d['message']}" if d.get("path") else f"  {d['message']}", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ class Settings:
     result_expires_s: int = 3600
     schedule_tick_s: float = 30.0
     watchdog_interval_s: float = 60.0
+    webhook_sweep_s: float = 5.0
     stall_timeout_s: float = 600.0
     idempotency_ttl_s: int = 24 * 3600
     log_level: str = "INFO"
@@ -77,6 +78,7 @@ class Settings:
             result_expires_s=_int(env, "SLUICE_RESULT_EXPIRES_S", d.result_expires_s),
             schedule_tick_s=_float(env, "SLUICE_SCHEDULE_TICK_S", d.schedule_tick_s),
             watchdog_interval_s=_float(env, "SLUICE_WATCHDOG_INTERVAL_S", d.watchdog_interval_s),
+            webhook_sweep_s=_float(env, "SLUICE_WEBHOOK_SWEEP_S", d.webhook_sweep_s),
             stall_timeout_s=_float(env, "SLUICE_STALL_TIMEOUT_S", d.stall_timeout_s),
             idempotency_ttl_s=_int(env, "SLUICE_IDEMPOTENCY_TTL_S", d.idempotency_ttl_s),
             log_level=env.get("SLUICE_LOG_LEVEL") or d.log_level,
@@ -116,6 +118,7 @@ ENV_DOCS: dict[str, str] = {
     "SLUICE_RESULT_EXPIRES_S": "Celery results expire from Redis after this (default 3600).",
     "SLUICE_SCHEDULE_TICK_S": "How often beat fires the scheduling tick (default 30).",
     "SLUICE_WATCHDOG_INTERVAL_S": "How often the watchdog looks for stalled tiers (default 60).",
+    "SLUICE_WEBHOOK_SWEEP_S": "How often pending completion-webhook deliveries are picked up (default 5).",
     "SLUICE_STALL_TIMEOUT_S": "A tier with no chunk progress for this long is re-dispatched (default 600).",
     "SLUICE_IDEMPOTENCY_TTL_S": "How long an Idempotency-Key is remembered (default 86400).",
     "SLUICE_LOG_LEVEL": "Log level (default INFO).",

@@ -22,6 +22,7 @@ RUN_CHUNK = "sluice.pipeline.run_chunk"
 RUN_DONE = "sluice.pipeline.run_done"
 STREAM_STEP = "sluice.streaming.step"
 DELIVER_WEBHOOK = "sluice.webhooks.deliver"
+WEBHOOK_SWEEP = "sluice.webhooks.sweep"
 PING = "sluice.control.ping"
 
 ROUTES: dict[str, str] = {
@@ -36,7 +37,9 @@ ROUTES: dict[str, str] = {
     RUN_CHUNK: QUEUE_DEFAULT,
     RUN_DONE: QUEUE_CONTROL,
     STREAM_STEP: QUEUE_STREAMING,
+    "sluice.streaming.watchdog": QUEUE_CONTROL,  # shared.engine.streaming.config.STREAM_WATCHDOG
     DELIVER_WEBHOOK: QUEUE_WEBHOOKS,
+    WEBHOOK_SWEEP: QUEUE_CONTROL,
     PING: QUEUE_CONTROL,
 }
 

@@ -24,7 +24,29 @@ def create_celery(settings: Settings | None = None) -> Celery:
     celery.conf.update(celery_config(settings))
     celery.conf.sluice_settings = settings
     _register_tasks(celery)
+    _install_logging(settings.log_level)
     return celery
+
+
+def _install_logging(level: str) -> None:
+    """JSON log lines carrying the task's batch/run id, tier and chunk."""
+    from celery import signals
+
+    from shared import logs
+
+    @signals.setup_logging.connect(weak=False)
+    def _setup(**_: Any) -> None:  # connected: Celery leaves the root logger to us
+        logs.configure(level)
+
+    @signals.task_prerun.connect(weak=False)
+    def _bind(task_id: str = "", task: Any = None, args: tuple = (), **_: Any) -> None:
+        logs.clear()
+        fields: dict[str, Any] = {"task": getattr(task, "name", None), "task_id": task_id}
+        if args and isinstance(args[0], str):
+            ref = args[0]
+            fields |= logs.chunk_context(ref) if ":" in ref else (
+                {"batch_id": ref} if ref.startswith("bat_") else {"run_id": ref} if ref.startswith("run_") else {})
+        logs.bind(**fields)
 
 
 def _register_tasks(celery: Celery) -> None:
@@ -35,6 +57,11 @@ def _register_tasks(celery: Celery) -> None:
     from workers import tasks
 
     tasks.register(celery)
+    from shared.engine.events import add_listener
+    from shared.tasknames import WEBHOOK_SWEEP
+
+    # Completion events recorded by this process are sent at once rather than at the next sweep.
+    add_listener(lambda ids: celery.send_task(WEBHOOK_SWEEP))
 
 
 def runtime(celery: Celery) -> Any:

@@ -58,7 +58,7 @@ def register(app: Celery) -> None:
     def process(self, chunk_id: str) -> dict:
         stores = runtime(app)
         try:
-            return process_chunk(stores, app.conf.sluice_settings, chunk_id)
+            return process_chunk(stores, app.conf.sluice_settings, chunk_id, self.request.hostname)
         except TRANSIENT_ERRORS as exc:
             if self.request.retries >= self.max_retries:
                 batch_id = chunk_id.split(":", 1)[0]

@@ -5,8 +5,9 @@ from typing import Any
 
 from kombu import Queue
 
+from shared.engine.streaming.config import STREAM_WATCHDOG, StreamingSettings
 from shared.settings import Settings
-from shared.tasknames import QUEUE_DEFAULT, QUEUES, ROUTES, RUN_WATCHDOG, SCHEDULE_TICK, WATCHDOG
+from shared.tasknames import QUEUE_DEFAULT, QUEUES, ROUTES, RUN_WATCHDOG, SCHEDULE_TICK, WATCHDOG, WEBHOOK_SWEEP
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -50,4 +51,6 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
     so running two beats never double-fires anything. Entries are added as their tasks land."""
     return {"watchdog": {"task": WATCHDOG, "schedule": settings.watchdog_interval_s},
             "run-watchdog": {"task": RUN_WATCHDOG, "schedule": settings.watchdog_interval_s},
+            "webhook-sweep": {"task": WEBHOOK_SWEEP, "schedule": settings.webhook_sweep_s},
+            "streaming-watchdog": {"task": STREAM_WATCHDOG, "schedule": StreamingSettings.from_env().watchdog_interval_s},
             "schedule-tick": {"task": SCHEDULE_TICK, "schedule": settings.schedule_tick_s}}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-TASK_MODULES: tuple[str, ...] = ("batch_tasks", "run_tasks")
+TASK_MODULES: tuple[str, ...] = ("batch_tasks", "run_tasks", "webhook_tasks", "streaming_tasks")
 
 
 def register(celery: Celery) -> None:

@@ -18,6 +18,8 @@ RESOURCES = (
     "tasks",
     "connections",
     "pipelines",
+    "streaming",
+    "webhooks",
 )
 
 

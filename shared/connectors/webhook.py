@@ -135,7 +135,7 @@ class WebhookDestination(Destination):
             raise RetryableStatus(status, text, retry_after)
         raise HttpStatusError(status, text)
 
-    def _deliver(self, body: bytes, idempotency_key: str) -> str | None:
+    def deliver(self, body: bytes, idempotency_key: str) -> str | None:
         """None on success, else why the batch failed (secrets scrubbed)."""
         headers = _headers(self.config, body, idempotency_key)
         policy = retry_policy(self.max_attempts, sleep=self._sleep)
@@ -162,7 +162,7 @@ class WebhookDestination(Destination):
                                "chunk_id": context.get("chunk_id"),
                                "records": [{"key": k, "record": jsonable(r)} for k, r in batch]},
                               separators=(",", ":"), ensure_ascii=False).encode()
-            error = self._deliver(body, f"{context.get('chunk_id')}:{index}")
+            error = self.deliver(body, f"{context.get('chunk_id')}:{index}")
             if error is not None:
                 failed.update({k: error for k, _ in batch})
         return failed

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.engine import sources
+from shared.engine.events import emit
 from shared.engine.planning import plan_tiers
 from shared.errors import Conflict
 from shared.ids import new_id
@@ -80,15 +81,36 @@ def finish_tier(stores: Any, batch_id: str, tier_num: int) -> str:
         when={f"tiers.{tier_num}.status": B.PROCESSING.value, "status": B.PROCESSING.value})
     if batch is None:
         return "stop"
+    tier = batch["tiers"][tier_num]
+    if tier.get("started_at") and tier.get("completed_at"):
+        stores.metrics.observe("sluice_tier_duration_seconds", {"kind": "batch"},
+                               (tier["completed_at"] - tier["started_at"]).total_seconds())
     if tier_num + 1 < batch["total_tiers"]:
         return "next"
-    failed = sum(t["counts"]["failed"] for t in stores.batches.tier_stats(batch_id).values())
-    stores.batches.transition(batch_id, finished_status("batch", failed), {"completed_at": utcnow()})
+    stats = stores.batches.tier_stats(batch_id)
+    failed = sum(t["counts"]["failed"] for t in stats.values())
+    done = stores.batches.transition(batch_id, finished_status("batch", failed), {"completed_at": utcnow()})
+    if done is not None:
+        emit(stores, done["namespace_id"], "batch.completed", _event_data(done, stats))
     return "done"
 
 
 def fail(stores: Any, batch_id: str, message: str) -> dict | None:
-    return stores.batches.transition(batch_id, B.FAILED.value, {"error": message, "completed_at": utcnow()})
+    failed = stores.batches.transition(batch_id, B.FAILED.value, {"error": message, "completed_at": utcnow()})
+    if failed is not None:
+        emit(stores, failed["namespace_id"], "batch.failed",
+             _event_data(failed, stores.batches.tier_stats(batch_id)))
+    return failed
+
+
+def _event_data(batch: dict, stats: dict[int, dict]) -> dict:
+    totals: dict[str, int] = {}
+    for t in stats.values():
+        for k, v in t["counts"].items():
+            totals[k] = totals.get(k, 0) + v
+    return {"batch_id": batch["_id"], "task_id": batch["task_id"], "collection_id": batch["collection_id"],
+            "status": batch["status"], "total_tiers": batch["total_tiers"], "counters": totals,
+            "error": batch.get("error"), "completed_at": batch.get("completed_at")}
 
 
 def cancel(stores: Any, batch_id: str, namespace_id: str) -> dict:

@@ -38,8 +38,10 @@ def _view_filter(collection: dict) -> Any:
     return parse_filter(raw, "source.filters")
 
 
-def process_chunk(stores: Any, settings: Settings, chunk_id: str) -> dict:
-    """Process one chunk; idempotent (a done chunk is skipped, documents are upserts)."""
+def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | None = None) -> dict:
+    """Process one chunk; idempotent (a done chunk is skipped, documents are upserts).
+    `worker` (the Celery hostname) is recorded on the chunk row, so operators can see how
+    work spread over a pool."""
     started = time.monotonic()
     chunk = stores.batches.chunk(chunk_id)
     if chunk is None or chunk.get("done"):
@@ -91,9 +93,21 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str) -> dict:
         stores.objects.set_status(failed_sources, ObjectStatus.FAILED.value)
     stores.batches.record_failures(failures)
     duration = int((time.monotonic() - started) * 1000)
-    stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration)
+    if stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration, worker):
+        record_metrics(stores.metrics, "collection", collection["_id"], counts["processed"], errors_by_code,
+                       duration / 1000)
     stores.batches.heartbeat(batch["_id"])
     return counts
+
+
+def record_metrics(metrics: Any, kind: str, target: str, processed: int, errors_by_code: dict[str, int],
+                   seconds: float) -> None:
+    """Counted only by the call that completed the chunk, so redeliveries never add twice."""
+    labels = {"kind": kind, "target": target}
+    metrics.inc("sluice_records_processed_total", labels, processed)
+    for code, n in errors_by_code.items():
+        metrics.inc("sluice_records_failed_total", {**labels, "code": code}, n)
+    metrics.observe("sluice_chunk_duration_seconds", {"kind": kind}, seconds)
 
 
 def _document(collection: dict, batch: dict, row: dict, src_type: str, position: str,

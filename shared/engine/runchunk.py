@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from shared.connectors import destination_for, source_for
+from shared.engine.chunk import record_metrics
 from shared.engine.runs import JS_ENTRY_POINTS
 from shared.filters import matches, parse_filter
 from shared.jsbox import JsError, JsLimits, Sandbox
@@ -120,7 +121,12 @@ def process_run_chunk(stores: Any, settings: Settings, chunk_id: str) -> dict:
         fail(WRITE, key, "WRITE_FAILED", message)
     passed[WRITE] += len(items) - len(errors)
     stores.runs.record_failures(failures)
-    stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "max_update_time": max_update,
-                                           "duration_ms": int((time.monotonic() - started) * 1000)})
+    seconds = time.monotonic() - started
+    if stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "max_update_time": max_update,
+                                              "duration_ms": int(seconds * 1000)}):
+        by_code: dict[str, int] = {}
+        for f in failures:
+            by_code[f["code"]] = by_code.get(f["code"], 0) + 1
+        record_metrics(stores.metrics, "pipeline", pipeline["_id"], passed[WRITE], by_code, seconds)
     stores.runs.heartbeat(run["_id"])
     return {"passed": passed, "failed": failed}

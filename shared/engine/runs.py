@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.connectors import source_for
+from shared.engine.events import emit
 from shared.errors import Unprocessable
 from shared.ids import new_id
 from shared.settings import Settings
@@ -66,6 +67,7 @@ def finish_run(stores: Any, run_id: str) -> str:
     ended = stores.runs.transition(run_id, status, {"endTime": utcnow()})
     if ended is not None:
         release(stores, ended, totals["max_update_time"])
+        emit(stores, ended["namespace_id"], "run.completed", run_view(ended, totals))
     return "done"
 
 
@@ -73,6 +75,7 @@ def fail_run(stores: Any, run_id: str, message: str) -> None:
     ended = stores.runs.transition(run_id, R.FAILED.value, {"endTime": utcnow(), "error": message})
     if ended is not None:
         release(stores, ended, None)
+        emit(stores, ended["namespace_id"], "run.failed", run_view(ended, stores.runs.totals(run_id)))
 
 
 def release(stores: Any, run: dict, max_update_time: Any) -> None:

@@ -18,6 +18,9 @@ from shared.stores.idempotency import IdempotencyStore
 from shared.stores.taxonomies import TaxonomyStore
 from shared.stores.pipelines import PipelineStore
 from shared.stores.runs import RunStore
+from shared.stores.streaming import StreamingStore
+from shared.stores.metrics import MetricsStore
+from shared.stores.webhooks import WebhookStore
 
 
 class Stores:
@@ -38,6 +41,9 @@ class Stores:
         self.connections = ConnectionStore(db)
         self.pipelines = PipelineStore(db)
         self.runs = RunStore(db)
+        self.streaming = StreamingStore(db)
+        self.metrics = MetricsStore(db)
+        self.webhooks = WebhookStore(db)
 
     @classmethod
     def from_settings(cls, settings: Settings, **mongo_kw: Any) -> "Stores":

@@ -101,9 +101,9 @@ class BatchStore(Store):
         return self.ledger.get(chunk_id)
 
     def complete_chunk(self, chunk_id: str, counts: dict[str, int], errors_by_code: dict[str, int],
-                       duration_ms: int) -> bool:
+                       duration_ms: int, worker: str | None = None) -> bool:
         return self.ledger.complete(chunk_id, {"counts": counts, "errors_by_code": errors_by_code,
-                                               "duration_ms": duration_ms})
+                                               "duration_ms": duration_ms, "worker": worker})
 
     def pending_chunks(self, batch_id: str, attempt: int, tier_num: int) -> list[dict]:
         return self.ledger.pending(batch_id, attempt=attempt, tier_num=tier_num)
@@ -157,3 +157,6 @@ class BatchStore(Store):
         return paginate(self.failures, {"batch_id": batch_id}, limit=limit, cursor=cursor,
                         sort_field="_id", descending=False,
                         render=lambda r: {k: v for k, v in r.items() if k not in ("_id", "batch_id")})
+
+    def count_by_status(self) -> dict[str, int]:
+        return {r["_id"]: r["n"] for r in self.coll.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])}

@@ -109,3 +109,6 @@ class RunStore(Store):
         return [{"step": r["_id"]["step"], "message": r["_id"]["message"], "code": r.get("code"),
                  "count": r["count"], "last_occurrence": r["last_at"], "sample_keys": r["sample_keys"][:5]}
                 for r in rows], total
+
+    def count_by_status(self) -> dict[str, int]:
+        return {r["_id"]: r["n"] for r in self.coll.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}])}

@@ -1,17 +1,22 @@
 """Batch-engine benchmark: a 3-tier DAG through real Celery workers versus a hand-written floor.
 
-    ./dev bench                                  # 20,000 and 100,000 objects (~5 min on 2 cores)
-    ./dev bench --sizes 2000                     # quick smoke check
-    ./dev bench --sizes 20000 --chunk-size 200 --pool threads --json /tmp/bench.json
+    ./dev bench                                  # 20,000 and 100,000 objects (~3-4 min on 2 cores)
+    ./dev bench --sizes 2000                     # quick smoke check (~15 s)
+    ./dev bench --sizes 20000 --chunk-size 200 --pool threads --repeat 3 --json /tmp/bench.json
+    ./dev bench --mongod-cache-gb 2              # a mongod with a production-like cache
 
-For each N: private MongoDB/Redis (or MONGO_URL/REDIS_URL), a fresh database, the DAG of
-bench_dag.py created through the API (Flask test client), N objects bulk-loaded straight into
-the store (not timed), then ONE worker process group (`celery -A tests.benchmarks.bench_app
-worker -c CONCURRENCY -P POOL -Q default,control`) that runs, in this order:
+For each N (and each --repeat): private MongoDB/Redis (ensure_services: MONGO_URL/REDIS_URL are
+honoured), a fresh database, the DAG of bench_dag.py created through the API (Flask test
+client), N objects bulk-loaded straight into the object store (not timed), then ONE fresh
+worker process group (`celery -A tests.benchmarks.bench_app worker -c CONCURRENCY -P POOL
+-Q default,control`) that runs, in this order:
 
   warm-up  a small separate bucket through both the engine and the floor (not timed);
   engine   POST /v1/collections/clean/trigger, then GET /v1/batches/{id} until terminal;
   floor    3 stages, one Celery group of `bench.floor_chunk` tasks per stage, each waited for.
+           Same chunk size and workers; per chunk one _id-range read, the tier's extractor
+           (the very code the engine runs), one unordered bulk of upserts keyed by source id
+           into a plain collection (bench_app.py). No chunk/batch rows, lineage or statuses.
 
 Figures:
   engine obj/s = N / (batch.completed_at - the moment before the trigger request): source
@@ -19,12 +24,19 @@ Figures:
                  enqueue, start, 3 tier launches, 3 x N/chunk chunk tasks, callbacks, finish).
   floor obj/s  = N / wall time of the 3 stages, including the driver's _id-boundary scan per
                  stage (the engine does the same scan in its tier launch).
-  ratio        = engine obj/s / floor obj/s.
+  ratio        = engine obj/s / floor obj/s (the median over --repeat runs).
   peak RSS     = peak over 0.2 s samples of the summed VmRSS of the worker's main process and
                  all its children, during the engine run (a fresh worker per N, so peaks at
                  different N compare). PSS (shared pages split between processes) is shown too.
+  engine ms    = from the batch and chunk rows: start (trigger -> batch started); per tier
+                 launch (previous tier closed -> chunks planned), wall (tier started -> closed),
+                 busy (sum of process_chunk durations; wall ~ busy / concurrency when the pool
+                 is saturated), close (last chunk done -> chord callback closed the tier).
+  CPU s        = CPU seconds per process group during each run; "other" is the rest of the
+                 machine: a run where it is high shared the CPUs with something else (a warning
+                 is printed) and its figures are unreliable.
 Targets (issue): ratio >= 0.7, engine >= 5,000 obj/s, peak RSS flat as N grows (here: the
-largest N's peak within 20 % of the smallest N's).
+largest N's peak within 20 % of the smallest N's). Exit status 1 when a run lost records.
 """
 from __future__ import annotations
 
@@ -40,7 +52,8 @@ from typing import Any
 
 from tests.benchmarks import bench_dag
 from tests.benchmarks.bench_app import FLOOR_CHUNK
-from tests.benchmarks.bench_procs import BenchWorker, MemorySampler
+from tests.benchmarks.bench_procs import (BenchWorker, CpuMeter, MemorySampler, descendants,
+                                          start_mongod_with_cache)
 
 ADMIN_KEY = "sk_bench_admin_" + secrets.token_hex(8)
 TERMINAL = {"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED"}
@@ -175,7 +188,9 @@ def run_floor(celery: Any, db: Any, bucket_id: str, prefix: str, n: int, chunk: 
         sigs = [celery.signature(FLOOR_CHUNK, args=(stage, lo, hi, src, dst, src_filter), queue="default")
                 for lo, hi in ranges]
         t_send = time.time()
-        results = group(sigs).apply_async().get(timeout=timeout)
+        sent = group(sigs).apply_async()
+        # One get() per result: GroupResult.get() itself adds ~0.5 s (a polling interval).
+        results = [r.get(timeout=timeout) for r in sent.results]
         t_got = time.time()
         done = sum(r["n"] for r in results)
         if done != n:
@@ -193,10 +208,9 @@ def run_floor(celery: Any, db: Any, bucket_id: str, prefix: str, n: int, chunk: 
 
 
 # -- one size ----------------------------------------------------------------------------------
-def run_size(services: Any, args: argparse.Namespace, n: int) -> dict:
+def run_size(services: Any, celery: Any, args: argparse.Namespace, n: int) -> dict:
     from api.app import create_app
     from shared.settings import Settings
-    from workers.app import create_celery
 
     db_name = f"sluice_bench_{secrets.token_hex(4)}"
     env = {**services.env(), "SLUICE_DB": db_name, "SLUICE_ADMIN_KEY": ADMIN_KEY,
@@ -204,7 +218,6 @@ def run_size(services: Any, args: argparse.Namespace, n: int) -> dict:
     settings = Settings.from_env(env)
     app = create_app(settings)
     stores = app.extensions["sluice.stores"]
-    celery = create_celery(settings)
     worker = sampler = None
     try:
         ns = Api(app.test_client()).ok("POST", "/v1/namespaces", {"namespace_name": "bench"})
@@ -228,13 +241,19 @@ def run_size(services: Any, args: argparse.Namespace, n: int) -> dict:
         log(f"N={n:,}: warm-up done ({warm['status']}); engine run")
         order = ["floor", "engine"] if args.floor_first else ["engine", "floor"]
         out: dict[str, Any] = {}
+        service_pids = {"mongod": [p.pid for p in services.procs if "mongod" in str(p.args)] or args.mongod_pid,
+                        "redis": [p.pid for p in services.procs if "redis" in str(p.args)]}
+        meter = CpuMeter({"worker": lambda: descendants(worker.pid), "driver": lambda: [os.getpid()],
+                          **{k: (lambda v=v: v) for k, v in service_pids.items() if v}})
         for what in order:
             sampler.set_phase(what)
+            meter.start()
             if what == "engine":
                 out["engine"] = run_engine(api, stores, names[0], n, args.poll, args.timeout)
             else:
                 out["floor"] = run_floor(celery, stores.mongo.db, bucket_id, "bench_floor_", n,
                                          args.chunk_size, args.timeout)
+            out[what]["cpu_seconds"] = meter.stop()
             log(f"N={n:,}: {what} {out[what]['objects_per_s']:,} obj/s ({out[what]['seconds']} s)")
         sampler.set_phase("done")
         peaks = sampler.peaks
@@ -244,32 +263,66 @@ def run_size(services: Any, args: argparse.Namespace, n: int) -> dict:
                 "memory_mb": {"idle": peaks.get("idle"), "engine": peaks.get("engine"),
                               "floor": peaks.get("floor")}}
     finally:
-        if sampler is not None:
-            sampler.stop()
-        if worker is not None:
-            if args.verbose:
-                print(worker.output(), file=sys.stderr)
-            worker.stop()
+        try:
+            if sampler is not None:
+                sampler.stop()
+        finally:
+            if worker is not None:
+                if args.verbose:
+                    print(worker.output(), file=sys.stderr)
+                worker.stop()
         stores.mongo.client.drop_database(db_name)
         stores.mongo.close()
         if services.started_redis:          # only a Redis we started may be flushed
             celery.backend.client.flushdb()
-        celery.close()
+
+
+def stop_process(proc: Any, workdir: Any = None) -> None:
+    import shutil
+
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except Exception:  # noqa: BLE001 - a stuck server is killed
+            proc.kill()
+            proc.wait(timeout=10)
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # -- report ------------------------------------------------------------------------------------
+def medians(results: list[dict]) -> list[dict]:
+    """Per N (in the order run): the median engine and floor rates and ratio over repeats,
+    and the highest engine-phase peak RSS."""
+    from statistics import median
+
+    out = []
+    for n in dict.fromkeys(r["n"] for r in results):
+        runs = [r for r in results if r["n"] == n]
+        out.append({"n": n, "runs": len(runs),
+                    "engine_objects_per_s": round(median(r["engine"]["objects_per_s"] for r in runs)),
+                    "floor_objects_per_s": round(median(r["floor"]["objects_per_s"] for r in runs)),
+                    "ratio": round(median(r["ratio"] for r in runs), 3),
+                    "peak_rss_mb": max(r["memory_mb"]["engine"]["rss_mb"] for r in runs)})
+    return out
+
+
 def verdict(results: list[dict], floor_ratio: float, min_rate: float) -> dict:
-    rss = [r["memory_mb"]["engine"]["rss_mb"] for r in results]
+    per_n = medians(results)
+    rss = [m["peak_rss_mb"] for m in per_n]
     growth = (rss[-1] - rss[0]) / rss[0] if len(rss) > 1 and rss[0] else 0.0
-    return {"ratio_ok": all(r["ratio"] >= floor_ratio for r in results),
-            "rate_ok": all(r["engine"]["objects_per_s"] >= min_rate for r in results),
+    return {"per_n": per_n, "ratio_ok": all(m["ratio"] >= floor_ratio for m in per_n),
+            "rate_ok": all(m["engine_objects_per_s"] >= min_rate for m in per_n),
             "memory_growth": round(growth, 3), "memory_flat": growth <= FLAT_TOLERANCE,
             "problems": [p for r in results for p in r["engine"]["problems"] + r["floor"]["problems"]]}
 
 
 def print_report(results: list[dict], args: argparse.Namespace, summary: dict) -> None:
+    cache = args.mongod_cache_gb or (None if os.environ.get("MONGO_URL") else 0.25)
     print(f"\nSluice batch engine, 3 tiers, chunk {args.chunk_size}, "
-          f"{args.concurrency} x {args.pool} on {os.cpu_count()} CPUs")
+          f"{args.concurrency} x {args.pool} on {os.cpu_count()} CPUs, mongod cache "
+          f"{f'{cache:g} GB' if cache else 'external'}")
     for r in results:
         e, f, m = r["engine"], r["floor"], r["memory_mb"]["engine"]
         print(f"N={r['n']:<8,} engine: {e['objects_per_s']:>6,} obj/s ({e['seconds']:.2f} s)  "
@@ -285,6 +338,17 @@ def print_report(results: list[dict], args: argparse.Namespace, summary: dict) -
                            f"dispatch {s['dispatch_ms']}, collect {s['collect_ms']})"
                            for s in f["stages"])
         print(f"    floor  ms: {stages}")
+        cpu = lambda d: ", ".join(f"{k} {v:.1f}" for k, v in d.items())  # noqa: E731
+        print(f"    CPU s: engine [{cpu(e['cpu_seconds'])}]  floor [{cpu(f['cpu_seconds'])}]")
+        for what, d in (("engine", e), ("floor", f)):
+            if d["cpu_seconds"]["other"] > 0.1 * d["seconds"] * (os.cpu_count() or 1):
+                print(f"    WARNING: other processes used {d['cpu_seconds']['other']:.1f} CPU s during the "
+                      f"{what} run ({d['seconds']:.1f} s): the machine was not quiet; figures are unreliable")
+    if len(summary["per_n"]) < len(results):
+        for m in summary["per_n"]:
+            print(f"N={m['n']:<8,} median of {m['runs']}: engine {m['engine_objects_per_s']:,} obj/s  "
+                  f"floor {m['floor_objects_per_s']:,} obj/s  ratio {m['ratio']:.2f}  "
+                  f"peak worker RSS {m['peak_rss_mb']:.0f} MB")
     ok = lambda b: "yes" if b else "NO"  # noqa: E731
     print(f"targets: ratio >= {args.target_ratio}: {ok(summary['ratio_ok'])};  "
           f">= {args.target_rate:,.0f} obj/s: {ok(summary['rate_ok'])};  memory flat "
@@ -301,6 +365,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--concurrency", type=int, default=2, help="worker pool size (default 2)")
     ap.add_argument("--chunk-size", type=int, default=500, help="records per chunk task (default 500)")
     ap.add_argument("--pool", choices=["prefork", "threads", "solo"], default="prefork")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs per N, each with a fresh database and worker; medians are reported")
     ap.add_argument("--floor-first", action="store_true", help="run the floor before the engine")
     ap.add_argument("--json", metavar="PATH", help="write the figures here (default: print them last)")
     ap.add_argument("--poll", type=float, default=0.2, help="batch poll interval, s (default 0.2)")
@@ -309,6 +375,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--worker-loglevel", default="INFO")
     ap.add_argument("--target-ratio", type=float, default=0.7)
     ap.add_argument("--target-rate", type=float, default=5000)
+    ap.add_argument("--mongod-cache-gb", type=float, default=None,
+                    help="start our own mongod with this WiredTiger cache (the private default "
+                         "is 0.25 GB, which throttles writes from ~100k documents on)")
+    ap.add_argument("--mongod-pid", type=int, action="append", default=[],
+                    help="with MONGO_URL: the server's pid, to count its CPU time")
     ap.add_argument("--verbose", action="store_true", help="print the worker log")
     args = ap.parse_args(argv)
     args.size_list = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
@@ -317,18 +388,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     from shared.localservices import ensure_services
+    from shared.settings import Settings
+    from workers.app import create_celery
 
     args = parse_args(argv)
-    services = ensure_services()
+    own_mongod = mongod_dir = None
+    environ = dict(os.environ)
+    if args.mongod_cache_gb:
+        url, own_mongod, mongod_dir = start_mongod_with_cache(args.mongod_cache_gb)
+        environ["MONGO_URL"] = url
+        args.mongod_pid.append(own_mongod.pid)
+    try:
+        services = ensure_services(environ)
+    except BaseException:
+        stop_process(own_mongod, mongod_dir)
+        raise
     log(f"services: mongo {services.mongo_url}  redis {services.redis_url}")
     try:
-        results = [run_size(services, args, n) for n in args.size_list]
+        # The driver's Celery client (one per process: Celery shares task registrations
+        # between apps of a process): pings workers, sends and waits for the floor's tasks.
+        celery = create_celery(Settings.from_env(services.env()))
+        try:
+            results = [run_size(services, celery, args, n) for n in args.size_list
+                       for _ in range(args.repeat)]
+        finally:
+            celery.close()
     finally:
         services.stop()
+        stop_process(own_mongod, mongod_dir)
     summary = verdict(results, args.target_ratio, args.target_rate)
     print_report(results, args, summary)
     doc = {"config": {"sizes": args.size_list, "chunk_size": args.chunk_size,
                       "concurrency": args.concurrency, "pool": args.pool, "floor_first": args.floor_first,
+                      "repeat": args.repeat, "mongod_cache_gb": args.mongod_cache_gb or
+                      (None if os.environ.get("MONGO_URL") else 0.25),
                       "cpus": os.cpu_count(), "python": platform.python_version()},
            "results": results, "summary": summary}
     text = json.dumps(doc, indent=2, default=str)

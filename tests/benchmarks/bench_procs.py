@@ -123,6 +123,52 @@ def pss_kb(pid: int) -> int:
     return 0
 
 
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all CPUs; /proc/stat minus idle, iowait)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
+
+
+class CpuMeter:
+    """CPU seconds spent by groups of processes between `start()` and `stop()`, plus "other":
+    what the rest of the machine used meanwhile (another test run on the same machine shows
+    up here and makes the figures unreliable). groups: name -> callable returning pids."""
+
+    def __init__(self, groups: dict[str, Any]):
+        self.groups = groups
+        self._before: dict[str, dict[int, float]] = {}
+        self._busy = 0.0
+
+    def _snapshot(self) -> dict[str, dict[int, float]]:
+        return {name: {p: cpu_seconds(p) for p in pids()} for name, pids in self.groups.items()}
+
+    def start(self) -> None:
+        self._before = self._snapshot()
+        self._busy = machine_busy_seconds()
+
+    def stop(self) -> dict[str, float]:
+        busy = machine_busy_seconds() - self._busy
+        after = self._snapshot()
+        out = {name: round(sum(t - self._before[name].get(p, 0.0) for p, t in after[name].items()), 2)
+               for name in self.groups}
+        out["other"] = round(max(0.0, busy - sum(out.values())), 2)
+        return out
+
+
 class MemorySampler(threading.Thread):
     """Samples the total RSS (and PSS, less often) of a worker and its children every
     `interval` seconds; keeps the peak per phase (`phase = "engine"` etc.)."""
@@ -163,3 +209,31 @@ class MemorySampler(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=5)
+
+
+# -- a private mongod with a chosen WiredTiger cache ---------------------------------------------
+def start_mongod_with_cache(cache_gb: float, timeout: float = 30.0) -> tuple[str, subprocess.Popen, Path]:
+    """Like shared.localservices.start_mongod (single-node replica set on a free port, data in
+    a temp dir) but with `cache_gb` of WiredTiger cache instead of the test default 0.25 GB.
+    Returns (url, process, workdir); stop the process and remove workdir when done."""
+    import shutil
+
+    from shared.localservices import _init_replica_set, _wait_port, find_mongod, free_port
+
+    workdir = Path(tempfile.mkdtemp(prefix="sluice-bench-mongod-"))
+    port, log = free_port(), workdir / "mongod.log"
+    (workdir / "db").mkdir()
+    proc = subprocess.Popen(
+        [find_mongod(), "--port", str(port), "--bind_ip", "127.0.0.1", "--dbpath", str(workdir / "db"),
+         "--replSet", "rs0", "--wiredTigerCacheSizeGB", str(cache_gb), "--quiet",
+         "--setParameter", "diagnosticDataCollectionEnabled=false", "--logpath", str(log)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_port(port, proc, "mongod", log, timeout)
+        _init_replica_set(port, timeout)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    return f"mongodb://127.0.0.1:{port}/?replicaSet=rs0", proc, workdir

@@ -49,9 +49,11 @@ def test_watchdog_recovers_a_tier_whose_chunks_were_lost(app, api, start_worker,
     env = {"SLUICE_STALL_TIMEOUT_S": "1"}
     control = start_worker(queues="control", concurrency=1, env=env)
     _, trig, _ = api.post("/v1/collections/c/trigger", json={})
-    wait_until(lambda: api.get(f"/v1/batches/{trig['batch_id']}")[1]["tiers"][0]["chunks"]["total"] > 0, 30,
+    wait_until(lambda: api.get(f"/v1/batches/{trig['batch_id']}")[1]["tiers"][0]["chunks"]["total"] == 5, 30,
                message="tier 0 planned")
     client = redis.Redis.from_url(services.redis_url)
+    # chunk rows are written before the chord is published: wait for all five messages
+    wait_until(lambda: client.llen("default") == 5, 30, message="the chunk messages to be queued")
     assert client.delete("default") == 1  # the chunk messages are gone, as if Redis lost them
     client.close()
     start_worker(queues="default", concurrency=1, env=env)

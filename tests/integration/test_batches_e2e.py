@@ -15,7 +15,7 @@ def text_for(i: int) -> str:
     return " ".join(WORDS[(i * 7 + k) % len(WORDS)] for k in range(45)) + "."
 
 
-def wait_batch(api, batch_id: str, timeout: float = 120) -> dict:
+def wait_batch(api, batch_id: str, timeout: float = 90) -> dict:
     def done():
         status, body, _ = api.get(f"/v1/batches/{batch_id}")
         assert status == 200, body

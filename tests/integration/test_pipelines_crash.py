@@ -11,7 +11,7 @@ from tests.e2e_support import wait_until
 from tests.integration.test_batches_e2e import load_objects
 from tests.integration.test_pipelines_e2e import RUN_TERMINAL, Receiver, connection, wait_run
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(300)]
 N = 1500
 SLOW = "function transform(r) { const t = Date.now(); while (Date.now() - t < 3) {} return {k: r.k}; }"
 

@@ -1,0 +1,1 @@
+"""Projects, environments and streaming pipelines (seed 004)."""

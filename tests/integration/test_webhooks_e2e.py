@@ -1,0 +1,119 @@
+"""Completion webhooks: signed events, retries, failed deliveries visible and re-sendable."""
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from shared.connectors.webhook import verify
+from tests.e2e_support import wait_until
+from tests.integration.test_batches_e2e import load_objects, wait_batch
+from tests.integration.test_pipelines_e2e import connection, wait_run
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+SECRET = "hook-secret-123"
+
+
+class FlakyReceiver:
+    def __init__(self):
+        self.events, self.fail_next, self.always_fail = [], 0, False
+        rec = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                if rec.always_fail or rec.fail_next > 0:
+                    rec.fail_next -= 1
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                rec.events.append((json.loads(body), verify(SECRET, body, self.headers.get("X-Sluice-Signature")),
+                                   self.headers.get("Idempotency-Key")))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+
+    def of_type(self, t):
+        return [e for e in self.events if e[0]["type"] == t]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = FlakyReceiver()
+    yield r
+    r.close()
+
+
+def test_batch_and_run_events_are_delivered_signed_after_retries(api, receiver, start_worker):
+    status, hook, _ = api.post("/v1/webhooks", json={
+        "url": receiver.url, "secret": SECRET,
+        "events": ["batch.completed", "batch.failed", "run.completed", "run.failed"]})
+    assert status == 201, hook
+    assert hook["has_secret"] and "secret" not in hook
+    receiver.fail_next = 2  # the first two attempts get 503: retried with backoff
+    api.post("/v1/buckets", json={"bucket_name": "b"})
+    load_objects(api, "b", 10, lambda i: {"data": {"i": i}})
+    api.post("/v1/collections", json={"collection_name": "c", "source": {"type": "bucket", "bucket_id": "b"}})
+    start_worker(queues="default,control,webhooks", concurrency=2)
+    _, trig, _ = api.post("/v1/collections/c/trigger", json={})
+    assert wait_batch(api, trig["batch_id"])["status"] == "COMPLETED"
+    wait_until(lambda: receiver.of_type("batch.completed"), 30, message="batch.completed delivered")
+    event, signed, key = receiver.of_type("batch.completed")[0]
+    assert signed and event["event_id"].startswith("evt_") and key == event["event_id"]
+    assert event["data"]["batch_id"] == trig["batch_id"] and event["data"]["counters"]["processed"] == 10
+    # a run whose source is gone fails: run.failed
+    api.post("/v1/buckets", json={"bucket_name": "doomed"})
+    bad = connection(api, "doomed-src", "bucket", {"bucket_id": "doomed"})
+    dst = connection(api, "dst", "collection", {"collection_id": "c"})
+    _, p, _ = api.post("/v1/pipelines", json={"code": "function transform(r) { return r; }",
+                                              "source": {"connection_id": bad}, "destination": {"connection_id": dst}})
+    assert api.delete("/v1/buckets/doomed")[0] == 200
+    _, started, _ = api.post(f"/v1/pipelines/{p['pipeline_id']}/runs", json={})
+    run = wait_run(api, started["id"])
+    assert run["status"] == "FAILED" and run["error"]
+    wait_until(lambda: receiver.of_type("run.failed"), 30, message="run.failed delivered")
+    assert receiver.of_type("run.failed")[0][0]["data"]["id"] == started["id"]
+    _, listed, _ = api.get(f"/v1/webhooks/{hook['webhook_id']}/deliveries")
+    assert {d["status"] for d in listed["results"]} == {"delivered"}
+
+
+def test_failed_deliveries_are_kept_and_can_be_resent(api, receiver, start_worker):
+    _, hook, _ = api.post("/v1/webhooks", json={"url": receiver.url, "secret": SECRET, "max_attempts": 2,
+                                                "events": ["batch.completed"]})
+    receiver.always_fail = True
+    api.post("/v1/buckets", json={"bucket_name": "b"})
+    api.post("/v1/collections", json={"collection_name": "c", "source": {"type": "bucket", "bucket_id": "b"}})
+    start_worker(queues="default,control,webhooks", concurrency=2)
+    _, trig, _ = api.post("/v1/collections/c/trigger", json={})
+    wait_batch(api, trig["batch_id"])
+
+    def failed():
+        _, body, _ = api.get(f"/v1/webhooks/{hook['webhook_id']}/deliveries?status=failed")
+        return body["results"]
+    rows = wait_until(failed, 30, message="a failed delivery")
+    assert rows[0]["attempts"] == 1 and "503" in rows[0]["last_error"]
+    receiver.always_fail = False
+    status, body, _ = api.post(f"/v1/webhooks/{hook['webhook_id']}/deliveries/{rows[0]['delivery_id']}/resend")
+    assert status == 200
+    wait_until(lambda: receiver.of_type("batch.completed"), 30, message="the re-sent event")
+    assert receiver.of_type("batch.completed")[0][0]["event_id"] == rows[0]["event_id"]
+
+
+def test_webhook_validation(api):
+    status, body, _ = api.post("/v1/webhooks", json={"url": "ftp://x", "events": ["batch.exploded"], "secret": "s"})
+    assert status == 400
+    paths = {d["path"] for d in body["error"]["details"]}
+    assert {"url", "events.0", "secret"} <= paths
+    assert api.get("/v1/webhooks/wh_nope")[0] == 404

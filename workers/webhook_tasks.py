@@ -1,0 +1,54 @@
+"""Completion-webhook delivery: a sweep claims pending outbox rows and enqueues one
+delivery task each; the delivery retries with backoff and records the outcome."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+
+from celery import Celery
+
+from shared.connectors.webhook import WebhookDestination
+from shared.tasknames import DELIVER_WEBHOOK, WEBHOOK_SWEEP
+from shared.timeutil import iso, utcnow
+
+log = logging.getLogger("sluice.webhooks")
+REDISPATCH_AFTER = timedelta(minutes=10)
+
+
+def event_body(event: dict) -> bytes:
+    return json.dumps({**event, "created_at": iso(event["created_at"])}, default=str,
+                      separators=(",", ":")).encode()
+
+
+def register(app: Celery) -> None:
+    from workers.app import runtime
+
+    @app.task(name=WEBHOOK_SWEEP, ignore_result=True)
+    def sweep() -> int:
+        stores = runtime(app)
+        ids = stores.webhooks.claim_undispatched(utcnow() - REDISPATCH_AFTER)
+        for delivery_id in ids:
+            deliver.apply_async((delivery_id,))
+        return len(ids)
+
+    @app.task(name=DELIVER_WEBHOOK, ignore_result=True, acks_late=True)
+    def deliver(delivery_id: str) -> str:
+        stores = runtime(app)
+        row = stores.webhooks.delivery(delivery_id)
+        if row is None or row["status"] != "pending":
+            return "skipped"
+        hook = stores.webhooks.coll.find_one({"_id": row["webhook_id"]})
+        if hook is None:
+            stores.webhooks.finish_delivery(delivery_id, "webhook was deleted", 0)
+            return "failed"
+        dest = WebhookDestination({"config": {"url": hook["url"], "secret": hook.get("secret"),
+                                              "max_attempts": hook.get("max_attempts", 5),
+                                              "timeout_s": hook.get("timeout_s", 10)}})
+        try:
+            # The event id is the Idempotency-Key: a redelivered event is recognisable.
+            error = dest.deliver(event_body(row["event"]), row["event_id"])
+        finally:
+            dest.close()
+        stores.webhooks.finish_delivery(delivery_id, error, 1)
+        return "failed" if error else "delivered"
