@@ -39,7 +39,7 @@ def register(app: Celery) -> None:
         log.info("batch %s tier %s: %d chunks", batch_id, tier_num, len(chunk_ids))
         dispatch_tier(batch_id, tier_num, chunk_ids)
 
-    @app.task(name=START_BATCH, bind=True, acks_late=True, max_retries=5)
+    @app.task(name=START_BATCH, bind=True, acks_late=True, ignore_result=True, max_retries=5)
     def start_batch(self, batch_id: str) -> None:
         stores = runtime(app)
         try:
@@ -71,7 +71,7 @@ def register(app: Celery) -> None:
                                           "lower SLUICE_CHUNK_SIZE or the per-record JS limits")
             raise
 
-    @app.task(name=TIER_DONE, bind=True, acks_late=True, max_retries=5)
+    @app.task(name=TIER_DONE, bind=True, acks_late=True, ignore_result=True, max_retries=5)
     def tier_done(self, batch_id: str, tier_num: int) -> str:
         stores = runtime(app)
         try:

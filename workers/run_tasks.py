@@ -20,7 +20,7 @@ log = logging.getLogger("sluice.runs")
 def register(app: Celery) -> None:
     from workers.app import runtime
 
-    @app.task(name=START_RUN, bind=True, acks_late=True, max_retries=5)
+    @app.task(name=START_RUN, bind=True, acks_late=True, ignore_result=True, max_retries=5)
     def start_run(self, run_id: str) -> int:
         stores = runtime(app)
         try:
@@ -61,7 +61,7 @@ def register(app: Celery) -> None:
             engine.fail_run(stores, chunk_id.split(":", 1)[0], f"chunk {chunk_id}: {type(exc).__name__}: {exc}")
             raise
 
-    @app.task(name=RUN_DONE, bind=True, acks_late=True, max_retries=5)
+    @app.task(name=RUN_DONE, bind=True, acks_late=True, ignore_result=True, max_retries=5)
     def run_done(self, run_id: str) -> str:
         stores = runtime(app)
         outcome = engine.finish_run(stores, run_id)
