@@ -64,6 +64,18 @@ class NamedStore(Store):
         return doc
 
 
+    def list(self, namespace_id: str, mongo_filter: dict | None = None, *, limit: int | None,
+             cursor: str | None) -> Any:
+        from shared.stores.paging import paginate
+
+        query: dict[str, Any] = {"namespace_id": namespace_id}
+        if mongo_filter:
+            query = {"$and": [query, mongo_filter]}
+        return paginate(self.coll, query, limit=limit, cursor=cursor, render=self.render)
+
+    def delete(self, namespace_id: str, _id: str) -> None:
+        self.coll.delete_one({"_id": _id, "namespace_id": namespace_id})
+
     def by_id(self, _id: str) -> dict:
         """Look up by id alone — for workers, which act on ids already checked by the API."""
         from shared.errors import NotFound

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -8,7 +7,6 @@ from pymongo.errors import DuplicateKeyError
 from shared.errors import Conflict, NotFound
 from shared.ids import new_id
 from shared.stores.base import ASCENDING, IndexModel, NamedStore
-from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
 
 BUCKET_SYSTEM_FIELDS = {"bucket_id": "_id", "bucket_name": "bucket_name",
@@ -53,18 +51,6 @@ class BucketStore(NamedStore):
         if doc is None:
             raise NotFound(f"bucket '{bucket_id}' does not exist", code="bucket_not_found")
         return doc
-
-    def list(self, namespace_id: str, mongo_filter: dict, *, limit: int | None, cursor: str | None) -> Page:
-        query: dict[str, Any] = {"namespace_id": namespace_id}
-        if mongo_filter:
-            query = {"$and": [query, mongo_filter]}
-        return paginate(self.coll, query, limit=limit, cursor=cursor, render=self.render)
-
-    def delete(self, namespace_id: str, bucket_id: str) -> None:
-        self.coll.delete_one({"_id": bucket_id, "namespace_id": namespace_id})
-
-    def ids_by_names_or_ids(self, namespace_id: str, refs: list[str]) -> dict[str, str | None]:
-        return {ref: (d["_id"] if (d := self.find(namespace_id, ref)) else None) for ref in refs}
 
     @staticmethod
     def resolve_field(field: str) -> str:

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.errors import Conflict, NotFound
 from shared.stores.base import ASCENDING, IndexModel, NamedStore
-from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
 
 COLLECTION_SYSTEM_FIELDS = {"collection_id": "_id"}
@@ -50,15 +48,6 @@ class CollectionStore(NamedStore):
         if doc is None:
             raise NotFound(f"collection '{collection_id}' does not exist", code="collection_not_found")
         return doc
-
-    def list(self, namespace_id: str, mongo_filter: dict, *, limit: int | None, cursor: str | None) -> Page:
-        query: dict[str, Any] = {"namespace_id": namespace_id}
-        if mongo_filter:
-            query = {"$and": [query, mongo_filter]}
-        return paginate(self.coll, query, limit=limit, cursor=cursor, render=self.render)
-
-    def delete(self, namespace_id: str, collection_id: str) -> None:
-        self.coll.delete_one({"_id": collection_id, "namespace_id": namespace_id})
 
     @staticmethod
     def resolve_field(field: str) -> str:

@@ -4,7 +4,6 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.errors import Conflict
 from shared.stores.base import ASCENDING, IndexModel, NamedStore
-from shared.stores.paging import Page, paginate
 
 
 class TaxonomyStore(NamedStore):
@@ -22,13 +21,6 @@ class TaxonomyStore(NamedStore):
         except DuplicateKeyError as exc:
             raise Conflict(f"taxonomy '{doc['taxonomy_name']}' already exists", code="taxonomy_exists") from exc
         return doc
-
-    def list(self, namespace_id: str, *, limit: int | None, cursor: str | None) -> Page:
-        return paginate(self.coll, {"namespace_id": namespace_id}, limit=limit, cursor=cursor,
-                        render=self.render)
-
-    def delete(self, namespace_id: str, taxonomy_id: str) -> None:
-        self.coll.delete_one({"_id": taxonomy_id, "namespace_id": namespace_id})
 
     def for_applications(self, applications: list[dict]) -> list[tuple[dict, dict]]:
         """(application, taxonomy) pairs for a collection's taxonomy_applications."""
