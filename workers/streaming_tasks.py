@@ -8,6 +8,7 @@ import logging
 from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
 
+from shared.connectors.streaming_targets import TargetUnavailable
 from shared.engine.streaming.config import STREAM_WATCHDOG, StreamingSettings
 from shared.engine.streaming.control import note_error, watchdog
 from shared.engine.streaming.decisions import retry_delay
@@ -31,7 +32,7 @@ def register(app: Celery) -> None:
         stores = runtime(app)
         try:
             result = run_step(stores, app.conf.sluice_settings, ss, pipeline_id, epoch, chain)
-        except (*TRANSIENT_ERRORS, SoftTimeLimitExceeded) as exc:
+        except (*TRANSIENT_ERRORS, SoftTimeLimitExceeded, TargetUnavailable) as exc:
             # Retried from the saved position (nothing was saved); FAILED after too many in a row.
             reason = ("the step exceeded the task time limit; lower maxBatchSize" if isinstance(
                 exc, SoftTimeLimitExceeded) else f"{type(exc).__name__}: {exc}")

@@ -15,6 +15,10 @@ holds, so a bucket source never forwards another bucket's deletes (see cdc.py).
 - webhook: a receiver cannot be asked, so the keys it was sent are kept in a ledger
   (`streaming_keys`); deletes are POSTed as `{"pipeline_id", "run_id", "chunk_id",
   "records": [], "deletes": [key, ...]}` with `Idempotency-Key: <chunk_id>:d<index>`.
+  A batch the receiver still refuses after the retry policy with a *retryable* answer
+  (connection error, timeout, 5xx, 429) raises TargetUnavailable: the step is retried from
+  its saved position (a stream never drops records because its receiver is down); any other
+  refusal (a 4xx) fails those records, counted.
 """
 from __future__ import annotations
 
@@ -25,12 +29,19 @@ from shared.connectors.clients import SharedExternal
 from shared.connectors.config import supports
 from shared.connectors.internal import CollectionDestination, pipeline_document_id
 from shared.connectors.mongodb import MongoDestination
-from shared.connectors.webhook import WebhookDestination
+from shared.connectors.webhook import TRANSIENT, WebhookDestination
 from shared.errors import ValidationFailed
 from shared.stores.changefeed import delete_ids, ids_present
 from shared.stores.streaming import documents_delete, documents_present
 
 TARGET_TYPES = ("collection", "mongodb", "webhook")
+
+
+_BASE_DELIVER = getattr(WebhookDestination, "deliver", None) or getattr(WebhookDestination, "_deliver")
+
+
+class TargetUnavailable(Exception):
+    """The target could not take a batch for a reason that may pass (retry the step)."""
 
 
 class MongoTarget(MongoDestination):
@@ -68,16 +79,32 @@ class WebhookTarget(WebhookDestination):
         super().__init__(connection, {}, settings)
         self.ledger = stores.streaming
         self.pipeline_id, self.namespace_id = pipeline_id, connection["namespace_id"]
+        self.unavailable: str | None = None
+
+    def _post(self, body: bytes, headers: dict[str, str]) -> None:
+        try:
+            super()._post(body, headers)
+        except TRANSIENT as exc:
+            self.unavailable = f"{type(exc).__name__}"
+            raise
+        self.unavailable = None
+
+    def deliver(self, body: bytes, idempotency_key: str) -> str | None:
+        """One batch through the destination's retry policy; a batch whose last attempt was a
+        retryable failure raises TargetUnavailable instead of failing its records."""
+        self.unavailable = None
+        error = _BASE_DELIVER(self, body, idempotency_key)
+        if error is not None and self.unavailable is not None:
+            raise TargetUnavailable(f"webhook unavailable: {error}")
+        return error
+
+    _deliver = deliver  # the destination's write calls one or the other, by its version
 
     def write(self, items: list[tuple[str, dict]], context: dict) -> dict[str, str]:
         failed = super().write(items, context)
         self.ledger.ledger_add(self.pipeline_id, self.namespace_id,
                                list(dict.fromkeys(k for k, _ in items if k not in failed)))
         return failed
-
-    def _send(self, body: bytes, idempotency_key: str) -> str | None:
-        deliver = getattr(self, "deliver", None) or getattr(self, "_deliver")  # public since the webhooks work
-        return deliver(body, idempotency_key)
 
     def existing(self, keys: list[str]) -> set[str]:
         return self.ledger.ledger_present(self.pipeline_id, list(keys))
@@ -90,7 +117,7 @@ class WebhookTarget(WebhookDestination):
             body = json.dumps({"pipeline_id": context.get("pipeline_id"), "run_id": context.get("run_id"),
                                "chunk_id": context.get("chunk_id"), "records": [], "deletes": batch},
                               separators=(",", ":"), ensure_ascii=False).encode()
-            error = self._send(body, f"{context.get('chunk_id')}:d{index}")
+            error = self.deliver(body, f"{context.get('chunk_id')}:d{index}")
             if error is not None:
                 failed.update({k: error for k in batch})
         self.ledger.ledger_remove(self.pipeline_id, [k for k in keys if k not in failed])

@@ -62,7 +62,7 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
     salt = "" if batch.get("deterministic_ids", True) else batch["_id"]
     now = utcnow()
     docs, failures, errors_by_code = [], [], {}
-    ok_sources, failed_sources = [], []
+    ok_sources, failed_sources, reshaped = [], [], []
     with ExitStack() as stack:
         steps = open_steps(collection, settings, stack)
         for row in rows:
@@ -80,17 +80,21 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
                 continue
             counts["processed"] += 1
             ok_sources.append(row["_id"])
+            if len(outputs) != 1 or outputs[0][0] != "":
+                reshaped.append(row["_id"])  # fanned out or dropped: earlier documents may be stale
             for position, data in outputs:
                 docs.append(_document(collection, batch, row, src_type, position, data, salt))
     extra = apply_taxonomies(taxonomies, docs)
     counts["written"] = stores.documents.upsert_many(docs, now)
     for target_id, target_docs in extra.items():
         stores.documents.upsert_many(target_docs, now)
-    if salt == "":
-        stores.documents.delete_stale(collection["_id"], ok_sources, [d["_id"] for d in docs])
+    if salt == "" and reshaped:
+        # A source that yields exactly its one default document overwrote it in place; only
+        # the others can have documents an earlier run made and this one does not.
+        stores.documents.delete_stale(collection["_id"], reshaped, [d["_id"] for d in docs])
     if src_type == "bucket":
-        stores.objects.set_status(ok_sources, ObjectStatus.PROCESSED.value)
-        stores.objects.set_status(failed_sources, ObjectStatus.FAILED.value)
+        stores.objects.set_statuses({ObjectStatus.PROCESSED.value: ok_sources,
+                                     ObjectStatus.FAILED.value: failed_sources})
     stores.batches.record_failures(failures)
     duration = int((time.monotonic() - started) * 1000)
     if stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration, worker):
@@ -104,10 +108,11 @@ def record_metrics(metrics: Any, kind: str, target: str, processed: int, errors_
                    seconds: float) -> None:
     """Counted only by the call that completed the chunk, so redeliveries never add twice."""
     labels = {"kind": kind, "target": target}
-    metrics.inc("sluice_records_processed_total", labels, processed)
-    for code, n in errors_by_code.items():
-        metrics.inc("sluice_records_failed_total", {**labels, "code": code}, n)
-    metrics.observe("sluice_chunk_duration_seconds", {"kind": kind}, seconds)
+    ops = [metrics.inc_op("sluice_records_processed_total", labels, processed),
+           metrics.observe_op("sluice_chunk_duration_seconds", {"kind": kind}, seconds)]
+    ops += [metrics.inc_op("sluice_records_failed_total", {**labels, "code": code}, n)
+            for code, n in errors_by_code.items()]
+    metrics.apply(ops)
 
 
 def _document(collection: dict, batch: dict, row: dict, src_type: str, position: str,

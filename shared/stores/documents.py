@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
 
 from shared.errors import NotFound
 from shared.stores.base import ASCENDING, ChunkSource, IndexModel
@@ -30,6 +31,10 @@ class DocumentStore(ChunkSource):
     collection_name = "documents"
     id_field = "document_id"
 
+    def __init__(self, db: Any):
+        super().__init__(db)
+        self._mostly_rewrites: dict[str, bool] = {}
+
     def indexes(self) -> list[IndexModel]:
         return [IndexModel([("collection_id", ASCENDING), ("_id", ASCENDING)]),
                 IndexModel([("collection_id", ASCENDING), ("batch_id", ASCENDING), ("_id", ASCENDING)]),
@@ -37,13 +42,32 @@ class DocumentStore(ChunkSource):
                 IndexModel([("collection_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])]
 
     def upsert_many(self, docs: list[dict], now: Any) -> int:
+        """Write documents by id. New ids are plain inserts (about twice as fast as upserts);
+        ids that exist already (a re-trigger, a redelivered chunk) are upserted. A collection
+        whose writes turn out to be mostly re-writes goes straight to upserts afterwards."""
         if not docs:
             return 0
+        collection_id = docs[0].get("collection_id")
+        if self._mostly_rewrites.get(collection_id):
+            self._upsert(docs, now)
+            return len(docs)
+        try:
+            self.coll.insert_many([{**d, "created_at": now, "updated_at": now} for d in docs], ordered=False)
+            return len(docs)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            existing = [docs[e["index"]] for e in errors]
+        self._mostly_rewrites[collection_id] = len(existing) * 2 > len(docs)
+        self._upsert(existing, now)
+        return len(docs)
+
+    def _upsert(self, docs: list[dict], now: Any) -> None:
         ops = [UpdateOne({"_id": d["_id"]},
                          {"$set": {**{k: v for k, v in d.items() if k != "_id"}, "updated_at": now},
                           "$setOnInsert": {"created_at": now}}, upsert=True) for d in docs]
         self.coll.bulk_write(ops, ordered=False)
-        return len(docs)
 
     def upsert_keyed(self, docs: list[dict], now: Any) -> dict[int, str]:
         """Upsert documents by `_id` (created_at only on insert) and report per-item failures

@@ -7,7 +7,7 @@ import hashlib
 import json
 from typing import Any, Iterable
 
-from pymongo import InsertOne, ReturnDocument, UpdateOne
+from pymongo import InsertOne, ReturnDocument, UpdateMany, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.errors import Conflict, NotFound, ValidationFailed
@@ -240,7 +240,10 @@ class ObjectStore(ChunkSource):
             parts.append(mongo_filter)
         return parts[0] if len(parts) == 1 else {"$and": parts}
 
-    def set_status(self, ids: list[str], status: str) -> None:
-        if ids:
-            self.coll.update_many({"_id": {"$in": ids}}, {"$set": {"status": status}})
+    def set_statuses(self, ids_by_status: dict[str, list[str]]) -> None:
+        """Several status updates in one round trip."""
+        ops = [UpdateMany({"_id": {"$in": ids}}, {"$set": {"status": status}})
+               for status, ids in ids_by_status.items() if ids]
+        if ops:
+            self.coll.bulk_write(ops, ordered=False)
 

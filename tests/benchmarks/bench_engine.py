@@ -34,7 +34,10 @@ Figures:
                  is saturated), close (last chunk done -> chord callback closed the tier).
   CPU s        = CPU seconds per process group during each run; "other" is the rest of the
                  machine: a run where it is high shared the CPUs with something else (a warning
-                 is printed) and its figures are unreliable.
+                 is printed) and its wall-time figures are unreliable.
+  CPU ms/object= (worker + mongod + redis CPU seconds) / N: the cost of the system under test,
+                 which stays stable on a busy machine (mongod counted only when we started it,
+                 or with --mongod-pid); floor/engine of it is a noise-resistant ratio.
 Targets (issue): ratio >= 0.7, engine >= 5,000 obj/s, peak RSS flat as N grows (here: the
 largest N's peak within 20 % of the smallest N's). Exit status 1 when a run lost records.
 """
@@ -253,7 +256,11 @@ def run_size(services: Any, celery: Any, args: argparse.Namespace, n: int) -> di
             else:
                 out["floor"] = run_floor(celery, stores.mongo.db, bucket_id, "bench_floor_", n,
                                          args.chunk_size, args.timeout)
-            out[what]["cpu_seconds"] = meter.stop()
+            cpu = out[what]["cpu_seconds"] = meter.stop()
+            # Noise-resistant cost: CPU of the system under test (workers, MongoDB, Redis) per
+            # source object; unlike wall time it hardly moves when other jobs share the CPUs.
+            out[what]["cpu_ms_per_object"] = round(
+                sum(cpu.get(k, 0.0) for k in ("worker", "mongod", "redis")) * 1000 / n, 3)
             log(f"N={n:,}: {what} {out[what]['objects_per_s']:,} obj/s ({out[what]['seconds']} s)")
         sampler.set_phase("done")
         peaks = sampler.peaks
@@ -340,6 +347,9 @@ def print_report(results: list[dict], args: argparse.Namespace, summary: dict) -
         print(f"    floor  ms: {stages}")
         cpu = lambda d: ", ".join(f"{k} {v:.1f}" for k, v in d.items())  # noqa: E731
         print(f"    CPU s: engine [{cpu(e['cpu_seconds'])}]  floor [{cpu(f['cpu_seconds'])}]")
+        print(f"    CPU ms per object (workers+mongod+redis): engine {e['cpu_ms_per_object']:.3f}  "
+              f"floor {f['cpu_ms_per_object']:.3f}  cost ratio floor/engine "
+              f"{f['cpu_ms_per_object'] / e['cpu_ms_per_object']:.2f}")
         for what, d in (("engine", e), ("floor", f)):
             if d["cpu_seconds"]["other"] > 0.1 * d["seconds"] * (os.cpu_count() or 1):
                 print(f"    WARNING: other processes used {d['cpu_seconds']['other']:.1f} CPU s during the "

@@ -19,7 +19,7 @@ from api.resources.streaming.schemas import (CommandResultSchema, CommandSchema,
 from shared.engine.streaming import control
 from shared.engine.streaming.config import AGENTS, DEFAULT_AGENT
 from shared.engine.streaming.definition import (build_definition, new_document, render, source_changed,
-                                                status_view)
+                                                status_view, target_changed)
 from shared.errors import Conflict, Forbidden, ValidationFailed
 from shared.ids import new_uuid
 from shared.tasknames import QUEUE_STREAMING, STREAM_STEP
@@ -141,6 +141,8 @@ def put(project_id: str, pipeline_id: str):
     if updated is None:
         raise Conflict("streaming pipeline is running; STOP it before changing it",
                        code="streaming_pipeline_running")
+    if target_changed(current["definition"], definition):
+        stores().streaming.ledger_clear(current["_id"])
     return render(updated)
 
 

@@ -133,6 +133,11 @@ def source_changed(old: dict, new: dict) -> bool:
     return (a.get("connection"), a.get("collections")) != (b.get("connection"), b.get("collections"))
 
 
+def target_changed(old: dict, new: dict) -> bool:
+    """A new target holds none of the keys the old one was sent (the webhook key ledger resets)."""
+    return (old.get("streamingTarget") or {}) != (new.get("streamingTarget") or {})
+
+
 def render(doc: dict) -> dict:
     d = doc["definition"]
     return {"streamingPipelineId": doc["_id"], **d, "status": doc["status"],

@@ -17,8 +17,10 @@ from typing import Any
 
 from shared.connectors.cdc import CdcSource, cdc_source
 from shared.connectors.streaming_targets import streaming_target
+from shared.engine.events import emit
 from shared.engine.streaming.apply import Batch, Transformer, Written, write
 from shared.engine.streaming.config import StreamingSettings
+from shared.engine.streaming.definition import status_view
 from shared.engine.streaming.decisions import (FRESH_SNAPSHOT, RESUME_SNAPSHOT, chunk_id, collapse,
                                                lag_seconds, read_wait_s, snapshot_advance, step_action)
 from shared.errors import NotFound, ValidationFailed
@@ -40,8 +42,14 @@ class LeaseLost(Exception):
 
 
 def fail(stores: Any, pipeline_id: str, message: str, where: dict | None = None) -> dict | None:
-    return stores.streaming.transition(pipeline_id, S.FAILED.value, where=where,
-                                       set_={"error": message[:2000], "lease_owner": None, "lease_until": None})
+    """FAILED with the reason (a guarded transition), and the `streaming.failed` event queued for
+    the namespace's webhooks subscribed to it."""
+    failed = stores.streaming.transition(pipeline_id, S.FAILED.value, where=where,
+                                         set_={"error": message[:2000], "lease_owner": None, "lease_until": None})
+    if failed is not None:
+        emit(stores, failed["namespace_id"], "streaming.failed",
+             {**status_view(failed), "name": failed["definition"].get("name")})
+    return failed
 
 
 class _Step:
