@@ -66,6 +66,13 @@ class StreamingStore(Store):
                                      "message": f"no streaming pipeline '{pipeline_id}'"}])
         return doc
 
+    def names_using_connection(self, namespace_id: str, connection_id: str) -> list[str]:
+        return [d["definition"]["name"] for d in self.coll.find(
+            {"namespace_id": namespace_id,
+             "$or": [{"definition.streamingSource.connection.connectionId": connection_id},
+                     {"definition.streamingTarget.connection.connectionId": connection_id}]},
+            {"definition.name": 1})]
+
     def by_id(self, pipeline_id: str) -> dict | None:
         return self.coll.find_one({"_id": pipeline_id})
 

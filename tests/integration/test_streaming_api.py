@@ -207,3 +207,16 @@ def test_put_validates_like_post(api, project):
     _, p, _ = api.post(project["base"], json=definition(project))
     status, body, _ = api.put(f"{project['base']}/{p['streamingPipelineId']}", json={"name": "x"})
     assert status == 400 and paths(body) == {"streamingSource", "streamingTarget"}
+
+
+def test_a_connection_used_by_a_streaming_pipeline_cannot_be_deleted(api, services):
+    from tests.integration.streaming_support import connection, create_pipeline
+
+    src = connection(api, "cdc-src", "mongodb", {"uri": services.mongo_url, "database": "sluice_del_src",
+                                                 "collection": "things"})
+    dst = connection(api, "cdc-dst", "mongodb", {"uri": services.mongo_url, "database": "sluice_del_dst",
+                                                 "collection": "things"})
+    create_pipeline(api, {"name": "uses-both", "streamingSource": {"connection": {"connectionId": src}},
+                          "streamingTarget": {"connection": {"connectionId": dst}}})
+    status, body, _ = api.delete(f"/v1/connections/{src}")
+    assert status == 409 and body["error"]["details"] == [{"path": "streaming_pipelines", "message": "uses-both"}]

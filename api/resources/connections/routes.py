@@ -110,12 +110,13 @@ def patch(connection: str):
 def delete(connection: str):
     ns = namespace_id()
     doc = stores().connections.get(ns, connection)
-    pipelines = getattr(stores(), "pipelines", None)
-    users = pipelines.names_using_connection(ns, doc["_id"]) if pipelines is not None else []
+    users = [{"path": "pipelines", "message": name}
+             for name in stores().pipelines.names_using_connection(ns, doc["_id"])]
+    users += [{"path": "streaming_pipelines", "message": name}
+              for name in stores().streaming.names_using_connection(ns, doc["_id"])]
     if users:
         raise Conflict("pipelines use this connection; delete them or point them elsewhere first",
-                       code="connection_in_use",
-                       details=[{"path": "pipelines", "message": name} for name in users])
+                       code="connection_in_use", details=users)
     stores().connections.delete(ns, doc["_id"])
     return {"deleted": True, "connection_id": doc["_id"]}
 
