@@ -165,6 +165,7 @@ def embedded(port: int | None = None, flower_port: int | None = None, concurrenc
     procs: list[tuple[str, subprocess.Popen]] = []
     logs: list[IO] = []
     try:
+        os.environ.setdefault("SLUICE_MONGOD_CACHE_GB", "1")  # a working system, not a test fixture
         services = ensure_services()
         env = {**os.environ, **services.env()}
         env.setdefault("SLUICE_ADMIN_KEY", "sk_admin_" + secrets.token_urlsafe(24))

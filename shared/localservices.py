@@ -104,14 +104,18 @@ class LocalServices:
             self.workdir = None
 
 
-def start_mongod(workdir: Path, timeout: float = 30.0) -> tuple[str, subprocess.Popen]:
+def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = None) -> tuple[str, subprocess.Popen]:
+    """Tests keep the WiredTiger cache small (0.25 GB); `sluice up` asks for more, since
+    MongoDB slows down sharply once the working set outgrows its cache."""
+    if cache_gb is None:
+        cache_gb = float(os.environ.get("SLUICE_MONGOD_CACHE_GB") or 0.25)
     port = free_port()
     dbpath = workdir / "mongo"
     dbpath.mkdir(parents=True, exist_ok=True)
     log = workdir / "mongod.log"
     proc = subprocess.Popen(
         [find_mongod(), "--port", str(port), "--bind_ip", "127.0.0.1", "--dbpath", str(dbpath),
-         "--replSet", "rs0", "--wiredTigerCacheSizeGB", "0.25", "--quiet",
+         "--replSet", "rs0", "--wiredTigerCacheSizeGB", str(cache_gb), "--quiet",
          "--setParameter", "diagnosticDataCollectionEnabled=false",
          "--logpath", str(log)],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)

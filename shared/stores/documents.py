@@ -33,11 +33,13 @@ class DocumentStore(ChunkSource):
 
     def __init__(self, db: Any):
         super().__init__(db)
-        self._mostly_rewrites: dict[str, bool] = {}
+        self._mostly_rewrites: dict[tuple, bool] = {}
 
     def indexes(self) -> list[IndexModel]:
         return [IndexModel([("collection_id", ASCENDING), ("_id", ASCENDING)]),
-                IndexModel([("collection_id", ASCENDING), ("batch_id", ASCENDING), ("_id", ASCENDING)]),
+                # Tier launches scan ids by (collection, batch, attempt): index-only.
+                IndexModel([("collection_id", ASCENDING), ("batch_id", ASCENDING), ("batch_attempt", ASCENDING),
+                            ("_id", ASCENDING)]),
                 IndexModel([("collection_id", ASCENDING), ("source_id", ASCENDING)]),
                 IndexModel([("collection_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)])]
 
@@ -47,7 +49,9 @@ class DocumentStore(ChunkSource):
         whose writes turn out to be mostly re-writes goes straight to upserts afterwards."""
         if not docs:
             return 0
-        collection_id = docs[0].get("collection_id")
+        # Per (collection, batch): a re-trigger's rewrites must not turn the next first-time
+        # batch of the same collection into upserts.
+        collection_id = (docs[0].get("collection_id"), docs[0].get("batch_id"))
         if self._mostly_rewrites.get(collection_id):
             self._upsert(docs, now)
             return len(docs)

@@ -242,7 +242,8 @@ class ObjectStore(ChunkSource):
 
     def set_statuses(self, ids_by_status: dict[str, list[str]]) -> None:
         """Several status updates in one round trip."""
-        ops = [UpdateMany({"_id": {"$in": ids}}, {"$set": {"status": status}})
+        # `$ne` makes a re-trigger of already-processed objects write nothing.
+        ops = [UpdateMany({"_id": {"$in": ids}, "status": {"$ne": status}}, {"$set": {"status": status}})
                for status, ids in ids_by_status.items() if ids]
         if ops:
             self.coll.bulk_write(ops, ordered=False)
