@@ -29,7 +29,7 @@ def flatten_errors(messages: Any, prefix: str = "") -> list[dict]:
     return out
 
 
-def _fix_unknown(details: list[dict]) -> list[dict]:
+def normalise_messages(details: list[dict]) -> list[dict]:
     for d in details:
         if d["message"] == "Unknown field.":
             d["message"] = "unknown field"
@@ -67,7 +67,7 @@ def load(schema: Schema, data: Any = None, *, allow_empty: bool = False, partial
     try:
         return schema.load(data, partial=partial)
     except ValidationError as exc:
-        details = _fix_unknown(flatten_errors(exc.messages))
+        details = normalise_messages(flatten_errors(exc.messages))
         raise ValidationFailed(f"invalid request: {len(details)} problem(s)", details=details) from exc
 
 

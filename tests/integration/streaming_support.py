@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from shared.connectors.base import jsonable
-from tests.e2e_support import wait_until
+from tests.e2e_support import serve_http, wait_until
 
 WORKER_QUEUES = "streaming,control,default"
 
@@ -101,10 +101,7 @@ class ApplyingReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.server, self.url = serve_http(Handler, "/hook")
 
     def snapshot(self) -> dict[str, dict]:
         with self.lock:

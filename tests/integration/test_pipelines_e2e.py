@@ -4,14 +4,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from shared.timeutil import utcnow
-from tests.e2e_support import wait_until
+from tests.e2e_support import serve_http, wait_until
 from tests.integration.test_batches_e2e import load_objects
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -56,10 +55,7 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        self.server, self.url = serve_http(Handler, "/hook")
 
     def records(self) -> dict[str, dict]:
         return {r["key"]: r["record"] for b in self.bodies for r in b["records"]}

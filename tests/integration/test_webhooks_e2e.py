@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from shared.connectors.webhook import verify
-from tests.e2e_support import wait_until
+from tests.e2e_support import serve_http, wait_until
 from tests.integration.test_batches_e2e import load_objects, wait_batch
 from tests.integration.test_pipelines_e2e import connection, wait_run
 
@@ -37,9 +36,7 @@ class FlakyReceiver:
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events"
+        self.server, self.url = serve_http(Handler, "/events")
 
     def of_type(self, t):
         return [e for e in self.events if e[0]["type"] == t]

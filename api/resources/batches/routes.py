@@ -53,10 +53,15 @@ def failed(batch_id: str):
 @documented("Cancel a batch: a durable flag checked between chunks, plus revoke",
             errors={409: "already finished"})
 def cancel(batch_id: str):
+    return view(cancel_and_revoke(batch_id))
+
+
+def cancel_and_revoke(batch_id: str) -> dict:
+    """Set the durable cancel flag (chunks check it) and revoke the chunks still queued."""
     batch = engine.cancel(stores(), batch_id, namespace_id())
     pending = stores().batches.pending_chunks(batch["_id"], batch["attempt"], batch.get("current_tier", 0))
     tasks().revoke([c["_id"] for c in pending])
-    return view(stores().batches.get(batch["_id"]))
+    return stores().batches.get(batch["_id"])
 
 
 @bp.post("/<batch_id>/retry")

@@ -4,7 +4,7 @@ from flask import Blueprint, request
 
 from api.auth import namespace_id
 from api.context import settings, stores
-from api.jsonio import flatten_errors, load, page_response
+from api.jsonio import flatten_errors, load, normalise_messages, page_response
 from api.openapi import documented
 from api.resources.objects.schemas import (ObjectBatchSchema, ObjectListSchema, ObjectPatchSchema,
                                            ObjectSchema, ObjectWriteSchema)
@@ -70,7 +70,7 @@ def batch(bucket: str):
     for i, raw in enumerate(body["objects"]):
         errs = item_schema.validate(raw)
         if errs:
-            errors.extend(flatten_errors(errs, f"objects.{i}"))
+            errors.extend(normalise_messages(flatten_errors(errs, f"objects.{i}")))
             continue
         try:
             item, uhash = _prepare(b, item_schema.load(raw), f"objects.{i}")
@@ -80,9 +80,6 @@ def batch(bucket: str):
         items.append(item)
         hashes.append(uhash)
     if errors:
-        for d in errors:
-            if d["message"] == "Unknown field.":
-                d["message"] = "unknown field"
         raise ValidationFailed(f"invalid batch: {len(errors)} problem(s); nothing was written",
                                details=errors)
     results = stores().objects.write_many(b, items, _policy(b, body["policy"]), hashes)

@@ -3,11 +3,11 @@ from __future__ import annotations
 from flask import Blueprint
 
 from api.auth import namespace_id
-from api.context import stores, tasks
+from api.context import stores
 from api.jsonio import load, page_response
 from api.openapi import documented
+from api.resources.batches.routes import cancel_and_revoke
 from api.resources.batches.schemas import BatchListSchema
-from shared.engine import batches as engine
 from shared.engine.progress import render_task
 from shared.errors import NotFound
 
@@ -42,7 +42,5 @@ def list_():
 @bp.delete("/<task_id>")
 @documented("Cancel a task", errors={404: "no such task", 409: "already finished"})
 def cancel(task_id: str):
-    batch = engine.cancel(stores(), _batch_for(task_id)["_id"], namespace_id())
-    pending = stores().batches.pending_chunks(batch["_id"], batch["attempt"], batch.get("current_tier", 0))
-    tasks().revoke([c["_id"] for c in pending])
-    return render_task(stores().batches.get(batch["_id"]), stores().batches.tier_stats(batch["_id"]))
+    batch = cancel_and_revoke(_batch_for(task_id)["_id"])
+    return render_task(batch, stores().batches.tier_stats(batch["_id"]))
