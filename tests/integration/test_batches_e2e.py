@@ -114,10 +114,12 @@ function transform(d) {
   if (d.mode === 'undefined') { return undefined; }
   return {i: d.i, ok: true};
 }"""
+    # An 8 MB heap makes the memory bomb fail with JS_MEMORY after ~30 ms of CPU; with 64 MB it
+    # needs ~300 ms, and a time limit near that turned it into JS_TIMEOUT on a loaded machine.
     status, body, _ = api.post("/v1/collections", json={
         "collection_name": "evil-js", "source": {"type": "bucket", "bucket_id": "evil"},
         "feature_extractors": [{"feature_extractor_name": "js_transform",
-                                "parameters": {"code": code, "limits": {"time_ms": 200}}}]})
+                                "parameters": {"code": code, "limits": {"time_ms": 1000, "memory_mb": 8}}}]})
     assert status == 201, body
     w = start_worker(concurrency=1)
     _, trig, _ = api.post("/v1/collections/evil-js/trigger", json={})

@@ -154,10 +154,12 @@ function transform(r) {
   if (r.mode === 'function') return function () {};
   return {i: r.i};
 }"""
+        # An 8 MB heap makes the memory bomb fail with JS_MEMORY after ~30 ms of CPU; with 64 MB it
+        # needs ~300 ms, and a time limit near that turned it into JS_TIMEOUT on a loaded machine.
         status, p, _ = api.post("/v1/pipelines", json={
             "code": code, "source": {"connection_id": src, "filters": {"AND": [
                 {"field": "i", "operator": "lt", "value": 100}]}},
-            "destination": {"connection_id": hook}, "js_limits": {"time_ms": 200}})
+            "destination": {"connection_id": hook}, "js_limits": {"time_ms": 1000, "memory_mb": 8}})
         assert status == 201, p
         start_worker(concurrency=1)
         _, started, _ = api.post(f"/v1/pipelines/{p['pipeline_id']}/runs", json={})
