@@ -7,14 +7,19 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from shared.extractors import ExtractorSpec, resolve_inputs
+from shared.ids import order_key
 
 
 def document_id(collection_id: str, source_id: str, position: str, salt: str = "") -> str:
     """Same source, collection and output position (and salt) → same id, so re-processing
     upserts. The salt is the batch id when the root bucket has no unique_key: the seed's
-    contract is that such re-triggers create new documents."""
+    contract is that such re-triggers create new documents.
+
+    The id starts with its source's order key (the root object's creation time, inherited
+    tier after tier), so a tier's documents sort like the objects they come from: a chunk of
+    the next tier reads neighbouring records instead of records spread over the collection."""
     raw = f"{collection_id}\x1f{source_id}\x1f{position}\x1f{salt}".encode()
-    return "doc_" + hashlib.sha256(raw).hexdigest()[:24]
+    return f"doc_{order_key(source_id)}{hashlib.sha256(raw).hexdigest()[:20]}"
 
 
 @dataclass

@@ -49,6 +49,19 @@ def sentence_spans(text: str) -> list[Span]:
     return spans
 
 
+def sentence_count(text: str) -> int:
+    """len(sentence_spans(text)) without building the spans."""
+    count, pos = 0, 0
+    for m in _SENTENCE_END.finditer(text):
+        end = m.end() if not m.group(0).startswith("\n") else m.start()
+        if pos < end and not text[pos:end].isspace():
+            count += 1
+        pos = m.end()
+    if pos < len(text) and not text[pos:].isspace():
+        count += 1
+    return count
+
+
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are aren't as at be because been before
 being below between both but by can can't cannot could couldn't did didn't do does doesn't doing

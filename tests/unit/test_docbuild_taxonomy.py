@@ -45,6 +45,18 @@ def test_document_ids_are_deterministic_and_salted():
     assert a != document_id("col", "obj", "0.2/") != document_id("col", "obj", "0.1/", salt="bat_1")
 
 
+def test_ids_sort_by_creation_and_documents_sort_like_their_root_objects():
+    from shared.ids import new_id
+
+    objects = [new_id("object") for _ in range(200)]
+    assert sorted(objects) == objects and len(set(objects)) == 200
+    # Tier after tier, a document inherits its root object's place in the order.
+    tier0 = [document_id("col_a", o, "") for o in objects]
+    tier1 = [document_id("col_b", d, "0.1/") for d in tier0]
+    assert sorted(tier0) == tier0 and sorted(tier1) == tier1
+    assert document_id("col_a", "weird id", "") != document_id("col_a", "weird id2", "")
+
+
 def test_taxonomy_labels_with_paths_and_output_collection():
     tax = {"_id": "tax_1", "taxonomy_name": "topics", "nodes": [
         {"node_id": "s", "label": "Sport", "rule": {"keywords": ["football"]}},

@@ -300,6 +300,19 @@ def test_text_stats_apostrophes_and_unicode():
     assert all(k["term"] != "don't" for k in doc["keywords"])    # stopword, curly apostrophe
 
 
+def test_sentence_count_agrees_with_sentence_spans_and_memo_changes_nothing():
+    from shared.extractors.builtin.text_stats import text_stats
+    from shared.extractors.text import sentence_count, sentence_spans
+
+    rng = random.Random(7)
+    pieces = ["Hi", "there", ".", "!", "?", "\n\n", " ", "  ", "\n", "e.g.", "’", "'", ")", "\"", "ok", "42", "\t"]
+    memo: dict = {}
+    for _ in range(2000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        assert sentence_count(text) == len(sentence_spans(text)), repr(text)
+        assert text_stats(text, 3, True, memo) == text_stats(text, 3, True), repr(text)
+
+
 @pytest.mark.parametrize("params,bad", [({"top_k": -1}, f"{P}.top_k"), ({"top_k": "5"}, f"{P}.top_k"),
                                         ({"stopwords": "yes"}, f"{P}.stopwords")])
 def test_text_stats_parameter_errors(params, bad):
