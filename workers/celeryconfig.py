@@ -33,7 +33,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": QUEUE_DEFAULT,
         "task_queues": [Queue(q) for q in QUEUES],
         "task_routes": {name: {"queue": q} for name, q in ROUTES.items()},
-        "task_track_started": True,
+        # No STARTED state in the result backend: it cost every chunk task a Redis GET, SET
+        # and PUBLISH, and nothing reads it (progress lives in MongoDB; Flower learns that a
+        # task started from the task-started event).
+        "task_track_started": False,
         "task_send_sent_event": True,
         "worker_send_task_events": True,
         "task_serializer": "json",

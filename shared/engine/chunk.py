@@ -54,7 +54,7 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
     collection = stores.collections.by_id(chunk["collection_id"])
     src_type = collection["source"]["type"]
     store, query = sources.tier_input(stores, batch, collection, chunk["tier_num"], chunk.get("only_ids"))
-    rows = store.fetch_range(query, chunk["lo"], chunk.get("hi"))
+    rows = store.fetch_range(query, chunk["lo"], chunk.get("hi"), store.ENGINE_FIELDS)
     counts["fetched"] = len(rows)
     node = _view_filter(collection)
     taxonomies = [compile_taxonomy(tax, app.get("output_collection_id")) for app, tax in
@@ -66,12 +66,11 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
     with ExitStack() as stack:
         steps = open_steps(collection, settings, stack)
         for row in rows:
-            view, passthrough = sources.record_view(row, src_type)
-            if node is not None and not matches(node, view):
+            if node is not None and not matches(node, sources.record_view(row, src_type)):
                 continue
             counts["after_filter"] += 1
             try:
-                outputs = docbuild.build(view, passthrough, steps)
+                outputs = docbuild.build(sources.record_meta(row, src_type), row.get("data") or {}, steps)
             except RecordError as exc:
                 counts["failed"] += 1
                 errors_by_code[exc.code] = errors_by_code.get(exc.code, 0) + 1

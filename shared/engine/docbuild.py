@@ -19,7 +19,8 @@ def document_id(collection_id: str, source_id: str, position: str, salt: str = "
     tier after tier), so a tier's documents sort like the objects they come from: a chunk of
     the next tier reads neighbouring records instead of records spread over the collection."""
     raw = f"{collection_id}\x1f{source_id}\x1f{position}\x1f{salt}".encode()
-    return f"doc_{order_key(source_id)}{hashlib.sha256(raw).hexdigest()[:20]}"
+    # blake2b: half the cost of sha256 at this length; 80 bits among one root's documents.
+    return f"doc_{order_key(source_id)}{hashlib.blake2b(raw, digest_size=10).hexdigest()}"
 
 
 @dataclass
@@ -37,19 +38,20 @@ def map_outputs(output: Mapping, mapping: Mapping[str, str]) -> dict:
     return {mapping.get(k, k): v for k, v in output.items()}
 
 
-def build(view: Mapping, passthrough: Mapping, steps: list[Step]) -> list[tuple[str, dict]]:
-    """(position, data) for every document one record yields. Raises the extractor's
-    RecordError for a per-record failure; an extractor returning nothing drops the record.
-    Extractors with `replaces_record` (js_transform, field_mapper) return the new record;
-    the others add their outputs to it."""
-    docs: list[tuple[str, dict]] = [("", dict(passthrough))]
-    meta = {k: v for k, v in view.items() if k not in passthrough}
+def build(meta: Mapping, data: Mapping, steps: list[Step]) -> list[tuple[str, dict]]:
+    """(position, data) for every document one record yields. `meta` holds the record's
+    system fields (object_id, …), `data` its user fields; extractors read both, documents
+    inherit only `data`. Raises the extractor's RecordError for a per-record failure; an
+    extractor returning nothing drops the record. Extractors with `replaces_record`
+    (js_transform, field_mapper) return the new record; the others add their outputs to it."""
+    docs: list[tuple[str, dict]] = [("", dict(data))]
     for step in steps:
         produced: list[tuple[str, dict]] = []
-        for pos, data in docs:
-            inputs = resolve_inputs(step.spec, {**meta, **data}, dict(step.input_mapping))
-            mapped = [map_outputs(o, step.output_mapping) for o in step.run.apply(inputs)]
-            base = {} if step.spec.replaces_record else data
+        for pos, current in docs:
+            inputs = resolve_inputs(step.spec, {**meta, **current}, step.input_mapping)
+            outputs = step.run.apply(inputs)
+            mapped = [map_outputs(o, step.output_mapping) for o in outputs] if step.output_mapping else outputs
+            base = {} if step.spec.replaces_record else current
             if len(mapped) == 1 and not step.fan_out:
                 produced.append((pos, {**base, **mapped[0]}))
             else:

@@ -58,15 +58,17 @@ def tier_input(stores: Any, batch: dict, collection: dict, tier_num: int,
     return stores.documents, stores.documents.scope_query(col_ids, batch["_id"], None, only_ids, attempt)
 
 
-def record_view(row: dict, source_type: str) -> tuple[dict, dict]:
-    """(view, passthrough) of a source row: the view is what input_mapping paths and
-    collection filters see; passthrough is the user data documents inherit."""
-    data = dict(row.get("data") or {})
+def record_meta(row: dict, source_type: str) -> dict:
+    """The system fields of a source row that input_mapping paths and collection filters see
+    next to its user data (which documents inherit)."""
     if source_type == "bucket":
-        meta = {"object_id": row["_id"], "key_prefix": row.get("key_prefix"),
+        return {"object_id": row["_id"], "key_prefix": row.get("key_prefix"),
                 "metadata": row.get("metadata") or {}, "status": row.get("status"),
                 "bucket_id": row.get("bucket_id")}
-    else:
-        meta = {"document_id": row["_id"], "collection_id": row.get("collection_id"),
-                "root_object_id": row.get("root_object_id"), "taxonomy": row.get("taxonomy") or {}}
-    return {**meta, **data}, data
+    return {"document_id": row["_id"], "collection_id": row.get("collection_id"),
+            "root_object_id": row.get("root_object_id"), "taxonomy": row.get("taxonomy") or {}}
+
+
+def record_view(row: dict, source_type: str) -> dict:
+    """What a collection filter sees: system fields and user data at the top level."""
+    return {**record_meta(row, source_type), **(row.get("data") or {})}

@@ -89,15 +89,20 @@ class NamedStore(Store):
 class ChunkSource(Store):
     """A store the batch engine reads in `_id` ranges (objects, documents)."""
 
+    # Projection of the fields the batch engine uses (None: all). Decoding BSON is a good
+    # part of a chunk's cost, so bookkeeping fields a chunk never reads stay in MongoDB.
+    ENGINE_FIELDS: dict[str, int] | None = None
+
     def boundaries(self, query: dict, size: int) -> tuple[list[tuple[str, str | None]], int]:
         from shared.stores.scan import id_boundaries
 
         return id_boundaries(self.coll, query, size)
 
-    def fetch_range(self, query: dict, lo: str, hi: str | None) -> list[dict]:
+    def fetch_range(self, query: dict, lo: str, hi: str | None,
+                    fields: dict[str, int] | None = None) -> list[dict]:
         from shared.stores.scan import range_query
 
-        return list(self.coll.find(range_query(query, lo, hi)).sort("_id", 1))
+        return list(self.coll.find(range_query(query, lo, hi), fields).sort("_id", 1))
 
     def count_matching(self, query: dict) -> int:
         return self.coll.count_documents(query)

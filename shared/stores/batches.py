@@ -109,21 +109,28 @@ class BatchStore(Store):
         return self.ledger.pending(batch_id, attempt=attempt, tier_num=tier_num)
 
     def tier_stats(self, batch_id: str) -> dict[int, dict]:
-        """Per tier: summed counters, errors by code, chunk totals, durations."""
+        """Per tier: summed counters, errors by code, chunk totals. Summed inside MongoDB:
+        every GET of a batch asks for this, and a large batch has thousands of chunk rows."""
+        done = lambda expr: {"$cond": [{"$eq": ["$done", True]}, expr, 0]}   # noqa: E731
+        rows = self.chunks.aggregate([
+            {"$match": {"batch_id": batch_id}},
+            {"$group": {"_id": "$tier_num", "chunks_total": {"$sum": 1}, "chunks_done": {"$sum": done(1)},
+                        "total": {"$sum": {"$cond": [{"$eq": ["$superseded", True]}, 0, {"$ifNull": ["$size", 0]}]}},
+                        "retried": {"$sum": {"$ifNull": ["$retried", 0]}},
+                        **{k: {"$sum": done({"$ifNull": [f"$counts.{k}", 0]})} for k in COUNTERS}}}])
         out: dict[int, dict] = {}
-        for row in self.ledger.rows(batch_id):
-            t = out.setdefault(row["tier_num"], {"counts": dict.fromkeys(COUNTERS, 0), "errors_by_code": {},
-                                                 "chunks_total": 0, "chunks_done": 0, "total": 0,
-                                                 "retried": 0})
-            t["chunks_total"] += 1
-            t["total"] += row.get("size", 0) if not row.get("superseded") else 0
-            t["retried"] += row.get("retried", 0)
-            if row.get("done"):
-                t["chunks_done"] += 1
-                for k in COUNTERS:
-                    t["counts"][k] += row.get("counts", {}).get(k, 0)
-                for code, n in (row.get("errors_by_code") or {}).items():
-                    t["errors_by_code"][code] = t["errors_by_code"].get(code, 0) + n
+        for r in rows:
+            out[r["_id"]] = {"counts": {k: r[k] for k in COUNTERS}, "errors_by_code": {},
+                             "chunks_total": r["chunks_total"], "chunks_done": r["chunks_done"],
+                             "total": r["total"], "retried": r["retried"]}
+        errors = self.chunks.aggregate([
+            {"$match": {"batch_id": batch_id, "done": True, "counts.failed": {"$gt": 0}}},
+            {"$project": {"tier_num": 1, "e": {"$objectToArray": "$errors_by_code"}}},
+            {"$unwind": "$e"},
+            {"$group": {"_id": {"tier": "$tier_num", "code": "$e.k"}, "n": {"$sum": "$e.v"}}}])
+        for r in errors:
+            if r["_id"]["tier"] in out:
+                out[r["_id"]["tier"]]["errors_by_code"][r["_id"]["code"]] = r["n"]
         return out
 
     def supersede_failures(self, batch_id: str, tier_nums: list[int]) -> None:

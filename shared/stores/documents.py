@@ -30,6 +30,8 @@ def resolve_document_field(field: str) -> str:
 class DocumentStore(ChunkSource):
     collection_name = "documents"
     id_field = "document_id"
+    ENGINE_FIELDS = {"namespace_id": 0, "source_type": 0, "source_id": 0, "source_collection_id": 0,
+                     "batch_id": 0, "batch_attempt": 0, "created_at": 0, "updated_at": 0}
 
     def __init__(self, db: Any):
         super().__init__(db)

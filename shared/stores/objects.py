@@ -58,6 +58,7 @@ def unique_hash(unique_key: dict | None, data: dict, path: str = "data") -> str 
 class ObjectStore(ChunkSource):
     collection_name = "objects"
     id_field = "object_id"
+    ENGINE_FIELDS = {"namespace_id": 0, "unique_hash": 0, "created_at": 0, "updated_at": 0}
 
     def indexes(self) -> list[IndexModel]:
         return [

@@ -22,7 +22,7 @@ def test_single_extractor_adds_fields_and_multiple_fans_out():
                  spec({"text": {"required": True}}, out="multiple"), {"text": "body"}, {}, True)
     upper = Step(1, FakeRun(lambda i: [{"loud": i["text"].upper()}]), spec({"text": {"required": True}}),
                  {}, {"loud": "shout"}, False)
-    out = build({"object_id": "o1", "body": "a b"}, {"body": "a b"}, [split, upper])
+    out = build({"object_id": "o1"}, {"body": "a b"}, [split, upper])
     assert out == [("0.0/", {"body": "a b", "text": "a", "shout": "A"}),
                    ("0.1/", {"body": "a b", "text": "b", "shout": "B"})]
 
@@ -30,13 +30,13 @@ def test_single_extractor_adds_fields_and_multiple_fans_out():
 def test_whole_record_extractor_replaces_and_can_drop():
     js = Step(0, FakeRun(lambda rec: [] if rec.get("skip") else [{"only": rec["x"]}]),
               spec(whole=True, replaces=True), {}, {}, False)
-    assert build({"x": 1}, {"x": 1}, [js]) == [("", {"only": 1})]
-    assert build({"x": 1, "skip": True}, {"x": 1, "skip": True}, [js]) == []
+    assert build({}, {"x": 1}, [js]) == [("", {"only": 1})]
+    assert build({}, {"x": 1, "skip": True}, [js]) == []
 
 
 def test_whole_record_extractor_that_adds_keeps_the_record():
     hasher = Step(0, FakeRun(lambda rec: [{"h": len(rec)}]), spec(whole=True), {}, {}, False)
-    assert build({"x": 1, "object_id": "o"}, {"x": 1}, [hasher]) == [("", {"x": 1, "h": 2})]
+    assert build({"object_id": "o"}, {"x": 1}, [hasher]) == [("", {"x": 1, "h": 2})]
 
 
 def test_document_ids_are_deterministic_and_salted():

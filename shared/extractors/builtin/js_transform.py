@@ -99,7 +99,7 @@ class JsTransform(Extractor):
 
 class _JsRun(ExtractorRun):
     def __init__(self, code: str, limits: JsLimits, declared: dict[str, str]):
-        self.declared = declared
+        self.declared = [(name, t) for name, t in declared.items() if t != "any"]
         self.box: Sandbox | None = None
         self.load_error: JsError | None = None
         try:
@@ -128,10 +128,10 @@ class _JsRun(ExtractorRun):
         return docs
 
     def _check_declared(self, doc: dict[str, Any]) -> None:
-        for name, type_name in self.declared.items():
-            if name in doc and doc[name] is not None and type_name != "any" \
-                    and not is_type(doc[name], type_name):
-                raise RecordError(JS_OUTPUT, f"output field {name!r} is {json_type_of(doc[name])}, "
+        for name, type_name in self.declared:
+            value = doc.get(name)
+            if value is not None and not is_type(value, type_name):
+                raise RecordError(JS_OUTPUT, f"output field {name!r} is {json_type_of(value)}, "
                                              f"declared {type_name}")
 
     def close(self) -> None:
