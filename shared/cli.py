@@ -7,6 +7,7 @@ or Celery itself.
     sluice status bat_…|run_…|tsk_… [--json]
     sluice apply FILE                                  create/update resources from a YAML/JSON spec
     sluice demo [--objects 3000] [--keep]              the whole thing end to end, on the embedded default
+    sluice reseal                                      re-encrypt stored secrets with the first SLUICE_SECRET_KEY
 
 API options (any command that talks to the API): --url (SLUICE_URL, default
 http://127.0.0.1:8000), --key (SLUICE_API_KEY), --namespace (SLUICE_NAMESPACE, default
@@ -92,6 +93,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(objects=args.objects, keep=args.keep, port=args.port, concurrency=args.concurrency)
 
 
+def cmd_reseal(args: argparse.Namespace) -> int:
+    """Talks to MongoDB directly (MONGO_URL, SLUICE_DB, SLUICE_SECRET_KEY), like the workers:
+    secrets are never decrypted by or sent through the API."""
+    from shared.settings import Settings
+    from shared.stores import Stores
+
+    stores = Stores.from_settings(Settings.from_env())
+    try:
+        report = stores.reseal_secrets()
+    finally:
+        stores.mongo.close()
+    unreadable = 0
+    for kind, outcome in report.items():
+        unreadable += len(outcome["unreadable"])
+        print(f"{kind}: {outcome['resealed']} re-encrypted"
+              + (f"; no key opens: {', '.join(outcome['unreadable'])}" if outcome["unreadable"] else ""))
+    return 1 if unreadable else 0
+
+
 def _api_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """--url/--key/--namespace, accepted before or after the subcommand."""
     kw = {"default": argparse.SUPPRESS} if suppress else {"default": None}
@@ -157,12 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", action="store_true", help="keep everything running afterwards until Ctrl-C")
     demo.add_argument("--port", type=int, default=None)
     demo.add_argument("--concurrency", type=int, default=2)
+    sub.add_parser("reseal", help="re-encrypt every stored connection/webhook secret with the first "
+                                  "SLUICE_SECRET_KEY (after adding a key; needs MONGO_URL)")
     return parser
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "up": cmd_up, "trigger": cmd_trigger, "run": cmd_run, "status": cmd_status, "apply": cmd_apply,
-    "demo": cmd_demo,
+    "demo": cmd_demo, "reseal": cmd_reseal,
     "api": lambda a: _exec(api_cmd(a.port, a.workers)),
     "worker": lambda a: _exec(worker_cmd(a.queues.split(","), a.concurrency, a.pool)),
     "beat": lambda a: _exec(beat_cmd(a.schedule)),

@@ -169,6 +169,12 @@ def embedded(port: int | None = None, flower_port: int | None = None, concurrenc
         services = ensure_services()
         env = {**os.environ, **services.env()}
         env.setdefault("SLUICE_ADMIN_KEY", "sk_admin_" + secrets.token_urlsafe(24))
+        if services.started_mongo:
+            # The private mongod's data is deleted on exit, so a fresh key per run loses nothing
+            # (and spares the "SLUICE_SECRET_KEY is not set" warning meant for deployments).
+            from shared.secretbox import generate_key
+
+            env.setdefault("SLUICE_SECRET_KEY", generate_key())
         # Flower listens on loopback only here, so its API may answer without its own auth.
         env.setdefault("FLOWER_UNAUTHENTICATED_API", "true")
         key = bootstrap(env)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
+
+from shared.secretbox import GENERATE_HINT, key_problem, parse_keys
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -14,6 +16,17 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -54,6 +67,12 @@ class Settings:
     stall_timeout_s: float = 600.0
     idempotency_ttl_s: int = 24 * 3600
     log_level: str = "INFO"
+    # Fernet keys for secrets at rest: the first encrypts, all decrypt (rotation). Empty: a
+    # key derived from admin_key (see shared/secretbox.py). Kept out of repr so logs never show it.
+    secret_keys: tuple[str, ...] = field(default=(), repr=False)
+    # Webhooks may reach loopback and private networks (self-hosted receivers usually live
+    # there); link-local/metadata, multicast, unspecified and reserved are refused regardless.
+    webhook_allow_private: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -82,6 +101,8 @@ class Settings:
             stall_timeout_s=_float(env, "SLUICE_STALL_TIMEOUT_S", d.stall_timeout_s),
             idempotency_ttl_s=_int(env, "SLUICE_IDEMPOTENCY_TTL_S", d.idempotency_ttl_s),
             log_level=env.get("SLUICE_LOG_LEVEL") or d.log_level,
+            secret_keys=parse_keys(env.get("SLUICE_SECRET_KEY")),
+            webhook_allow_private=_bool(env, "SLUICE_WEBHOOK_ALLOW_PRIVATE", d.webhook_allow_private),
         ).validated()
 
     def validated(self) -> "Settings":
@@ -94,6 +115,10 @@ class Settings:
             raise ValueError("SLUICE_TASK_SOFT_TIME_LIMIT_S must be below SLUICE_TASK_TIME_LIMIT_S")
         if self.chunk_size < 1:
             raise ValueError("SLUICE_CHUNK_SIZE must be at least 1")
+        for i, key in enumerate(self.secret_keys, 1):
+            if (problem := key_problem(key)) is not None:
+                # The key itself is never echoed: only its position in the list.
+                raise ValueError(f"SLUICE_SECRET_KEY: key {i} {problem}; {GENERATE_HINT}")
         return self
 
     def with_(self, **changes: Any) -> "Settings":
@@ -122,4 +147,11 @@ ENV_DOCS: dict[str, str] = {
     "SLUICE_STALL_TIMEOUT_S": "A tier with no chunk progress for this long is re-dispatched (default 600).",
     "SLUICE_IDEMPOTENCY_TTL_S": "How long an Idempotency-Key is remembered (default 86400).",
     "SLUICE_LOG_LEVEL": "Log level (default INFO).",
+    "SLUICE_SECRET_KEY": "Fernet key(s) that encrypt connection and webhook secrets in MongoDB; comma-separated "
+                         "for rotation (the first encrypts, all decrypt). Unset: derived from `SLUICE_ADMIN_KEY` "
+                         "with a warning at every start; `sluice up` with its private mongod generates one.",
+    "SLUICE_WEBHOOK_ALLOW_PRIVATE": "Whether webhooks may post to loopback and private-network addresses (default "
+                                    "true: receivers of a self-hosted install usually live there; set false when "
+                                    "API keys go to people who must not reach your network). Link-local (cloud "
+                                    "metadata), multicast, unspecified and reserved addresses are always refused.",
 }

@@ -58,6 +58,11 @@ def redis_url(services: LocalServices) -> str:
 
 
 ADMIN_KEY = "sk_admin_test_key"
+# The tests run like a deployment: an explicit key for secrets at rest (the API process and
+# the worker processes must share it), and webhooks allowed to reach the receivers the tests
+# start on 127.0.0.1.
+SECRET_KEY = "a5ruFZUJcK9ZzIF2WpjXuzm5B8yR2e9qZdbUzfdb17Q="
+SECURITY_ENV = {"SLUICE_SECRET_KEY": SECRET_KEY, "SLUICE_WEBHOOK_ALLOW_PRIVATE": "true"}
 
 
 class Api:
@@ -100,7 +105,7 @@ def settings(services: LocalServices):
     from shared.settings import Settings
 
     return Settings.from_env({**services.env(), "SLUICE_DB": f"sluice_test_{secrets.token_hex(4)}",
-                              "SLUICE_ADMIN_KEY": ADMIN_KEY, "SLUICE_CHUNK_SIZE": "100"})
+                              "SLUICE_ADMIN_KEY": ADMIN_KEY, "SLUICE_CHUNK_SIZE": "100", **SECURITY_ENV})
 
 
 @pytest.fixture
@@ -129,7 +134,7 @@ def api(admin) -> Api:
 @pytest.fixture
 def worker_env(settings, services) -> dict:
     env = {**os.environ, **services.env(), "SLUICE_DB": settings.mongo_db, "SLUICE_ADMIN_KEY": ADMIN_KEY,
-           "SLUICE_CHUNK_SIZE": str(settings.chunk_size), "PYTHONUNBUFFERED": "1"}
+           "SLUICE_CHUNK_SIZE": str(settings.chunk_size), "PYTHONUNBUFFERED": "1", **SECURITY_ENV}
     if services.started_redis:
         # Only a Redis these tests started may be flushed: it clears queues a previous test left.
         import redis

@@ -9,6 +9,7 @@ from datetime import timedelta
 from celery import Celery
 
 from shared.connectors.webhook import WebhookDestination
+from shared.secretbox import UndecryptableSecret
 from shared.tasknames import DELIVER_WEBHOOK, WEBHOOK_SWEEP
 from shared.timeutil import iso, utcnow
 
@@ -38,13 +39,19 @@ def register(app: Celery) -> None:
         row = stores.webhooks.delivery(delivery_id)
         if row is None or row["status"] != "pending":
             return "skipped"
-        hook = stores.webhooks.coll.find_one({"_id": row["webhook_id"]})
+        try:
+            hook = stores.webhooks.by_id(row["webhook_id"])
+        except UndecryptableSecret as exc:  # a lost key fails the delivery, visibly, not the task
+            stores.webhooks.finish_delivery(delivery_id, str(exc), 0)
+            return "failed"
         if hook is None:
             stores.webhooks.finish_delivery(delivery_id, "webhook was deleted", 0)
             return "failed"
+        # The settings say where webhooks may connect (SLUICE_WEBHOOK_ALLOW_PRIVATE).
         dest = WebhookDestination({"config": {"url": hook["url"], "secret": hook.get("secret"),
                                               "max_attempts": hook.get("max_attempts", 5),
-                                              "timeout_s": hook.get("timeout_s", 10)}})
+                                              "timeout_s": hook.get("timeout_s", 10)}},
+                                  None, app.conf.sluice_settings)
         try:
             # The event id is the Idempotency-Key: a redelivered event is recognisable.
             error = dest.deliver(event_body(row["event"]), row["event_id"])

@@ -2,7 +2,7 @@
 
     source_for(stores, connection, source_spec) -> Source
     destination_for(stores, connection, dest_spec, settings) -> Destination
-    probe_connection(stores, connection) -> {"ok": True, "latency_ms": 3.2} | {"ok": False, "error": "..."}
+    probe_connection(stores, connection, settings) -> {"ok": True, "latency_ms": 3.2} | {"ok": False, "error": "..."}
 
 Types: bucket (source), collection (source, destination), mongodb (source, destination),
 webhook (destination). A type used in the wrong role is a ValidationFailed.
@@ -64,7 +64,7 @@ def destination_for(stores: Any, connection: dict, dest_spec: dict, settings: An
     return WebhookDestination(connection, dest_spec, settings)
 
 
-def probe_connection(stores: Any, connection: dict) -> dict:
+def probe_connection(stores: Any, connection: dict, settings: Any = None) -> dict:
     """Reach the connection's endpoint once: bucket/collection exist; mongodb answers `ping`
     and lets us count the collection; a webhook answers (see webhook.probe for the rule)."""
     kind = connection["type"]
@@ -80,7 +80,7 @@ def probe_connection(stores: Any, connection: dict) -> dict:
         error = probe_mongo(connection)
     else:
         from shared.connectors.webhook import probe as probe_webhook
-        error = probe_webhook(connection)
+        error = probe_webhook(connection, settings)  # settings say where webhooks may connect
     if error is not None:
         return {"ok": False, "error": error}
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 1)}

@@ -232,9 +232,11 @@ def _restore_headers(stored: dict, merged: dict, headers: dict, problems: list[d
 
 # -- validation -----------------------------------------------------------------------------
 def validate_config(conn_type: str, config: Any, resolve: Resolver | None = None,
-                    *, path: str = "config") -> tuple[dict, list[dict]]:
+                    *, path: str = "config", allow_private: bool = True) -> tuple[dict, list[dict]]:
     """Validate and normalise a config: (clean config, [{path, message}, ...]).
-    `resolve(kind, ref)` turns a bucket/collection id or name into its id (None: absent)."""
+    `resolve(kind, ref)` turns a bucket/collection id or name into its id (None: absent).
+    `allow_private` is SLUICE_WEBHOOK_ALLOW_PRIVATE: a webhook URL whose host is a literal
+    IP webhooks may not reach is refused here already (host names are checked when sending)."""
     if not isinstance(config, dict):
         return {}, [{"path": path, "message": "must be an object"}]
     checker = _CHECKERS.get(conn_type)
@@ -243,6 +245,11 @@ def validate_config(conn_type: str, config: Any, resolve: Resolver | None = None
     problems: list[dict] = []
     config = {k: v for k, v in config.items() if k not in READ_ONLY_KEYS}
     clean = checker(config, resolve, path, problems)
+    if conn_type == "webhook" and not any(p["path"] == f"{path}.url" for p in problems):
+        from shared.netguard import url_problem  # requests/urllib3 live there
+
+        if (refused := url_problem(clean["url"], allow_private=allow_private)) is not None:
+            problems.append({"path": f"{path}.url", "message": refused})
     return clean, problems
 
 

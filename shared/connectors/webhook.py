@@ -1,11 +1,16 @@
 """A webhook as a pipeline destination: records are POSTed as signed JSON batches.
 
 Each batch body is `{"pipeline_id", "run_id", "chunk_id", "records": [{"key", "record"}, ...]}`
-with headers `Content-Type: application/json`, `X-Sluice-Timestamp` (unix seconds),
-`X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the exact body bytes>` when a secret is set,
-`Idempotency-Key: <chunk_id>:<batch index>` and the configured headers. A redelivered chunk
-sends the same batches with the same keys, so a receiver that dedupes on Idempotency-Key
-applies each batch once.
+with headers `Content-Type: application/json`, `X-Sluice-Timestamp: <unix seconds>`,
+`X-Sluice-Signature: t=<the same seconds>,v1=<hex HMAC-SHA256 of f"{t}." + body>` when a secret
+is set, `Idempotency-Key: <chunk_id>:<batch index>` and the configured headers. Signing the
+timestamp with the body lets a receiver refuse a captured delivery replayed later (`verify`
+rejects timestamps more than 5 minutes away); every attempt is stamped afresh. A redelivered
+chunk sends the same batches with the same keys, so a receiver that dedupes on
+Idempotency-Key applies each batch once.
+
+Where a webhook may connect is decided by shared/netguard.py (SLUICE_WEBHOOK_ALLOW_PRIVATE):
+a refused address fails the batch at once with the reason, without retries.
 
 Retry policy (`retry_policy`): connection errors, timeouts, HTTP 5xx and 429 are retried with
 exponential backoff (0.2 s, 0.4 s, 0.8 s, … capped at 10 s, plus up to 0.2 s jitter; a 429/503
@@ -30,6 +35,8 @@ from tenacity import (Retrying, RetryCallState, retry_if_exception_type, stop_af
 
 from shared.connectors.base import Destination, jsonable
 from shared.connectors.config import config_secrets, mask_url, scrub
+from shared.netguard import AddressRefused, guarded_session
+from shared.settings import Settings
 
 log = logging.getLogger("sluice.connectors.webhook")
 
@@ -38,18 +45,46 @@ BACKOFF_MAX_S = 10.0
 BATCH_DEADLINE_S = 120.0
 PROBE_TIMEOUT_CAP_S = 10.0
 TEST_EVENT = {"type": "sluice.connection.test"}
+SIGNATURE_SCHEME = "v1"
+SIGNATURE_TOLERANCE_S = 300.0
 
 
-def sign(secret: str, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256 of body keyed with secret>` — the X-Sluice-Signature value."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def _digest(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
-def verify(secret: str, body: bytes, header: str | None) -> bool:
-    """True when `header` is the signature of `body` under `secret` (constant-time)."""
+def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """The X-Sluice-Signature value: `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>." + body>`."""
+    ts = int(time.time()) if timestamp is None else int(timestamp)
+    return f"t={ts},{SIGNATURE_SCHEME}={_digest(secret, ts, body)}"
+
+
+def _parse_signature(header: str) -> tuple[int | None, list[str]]:
+    """(timestamp, v1 signatures) of a header; several v1 entries are allowed, so a sender
+    could sign with an old and a new secret while receivers switch over."""
+    ts, sigs = None, []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isascii() and value.isdigit():
+            ts = int(value)
+        elif name == SIGNATURE_SCHEME and value:
+            sigs.append(value)
+    return ts, sigs
+
+
+def verify(secret: str, body: bytes, header: str | None, *, tolerance_s: float = SIGNATURE_TOLERANCE_S,
+           now: float | None = None) -> bool:
+    """True when `header` signs `body` under `secret` (constant-time compare) with a timestamp
+    at most `tolerance_s` away from `now`: a replayed old delivery fails."""
     if not secret or not isinstance(header, str):
         return False
-    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode())
+    ts, sigs = _parse_signature(header)
+    if ts is None or not sigs:
+        return False
+    if abs((time.time() if now is None else now) - ts) > tolerance_s:
+        return False
+    expected = _digest(secret, ts, body).encode()
+    return any(hmac.compare_digest(expected, sig.encode()) for sig in sigs)
 
 
 class HttpStatusError(Exception):
@@ -91,13 +126,25 @@ def retry_policy(max_attempts: int, *, base_s: float = BACKOFF_BASE_S, max_wait_
                     reraise=True, sleep=sleep)
 
 
-def _headers(config: dict, body: bytes, idempotency_key: str) -> dict[str, str]:
+def _headers(config: dict, idempotency_key: str) -> dict[str, str]:
     headers = dict(config.get("headers") or {})
-    headers.update({"Content-Type": "application/json", "X-Sluice-Timestamp": str(int(time.time())),
-                    "Idempotency-Key": idempotency_key})
-    if config.get("secret"):
-        headers["X-Sluice-Signature"] = sign(config["secret"], body)
+    headers.update({"Content-Type": "application/json", "Idempotency-Key": idempotency_key})
     return headers
+
+
+def _stamped(config: dict, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+    """`headers` plus this attempt's timestamp and signature: stamped per attempt, so a retry
+    late in the backoff still carries a fresh time a receiver's tolerance accepts."""
+    ts = int(time.time())
+    out = {**headers, "X-Sluice-Timestamp": str(ts)}
+    if config.get("secret"):
+        out["X-Sluice-Signature"] = sign(config["secret"], body, ts)
+    return out
+
+
+def _allows_private(settings: Any) -> bool:
+    """SLUICE_WEBHOOK_ALLOW_PRIVATE of `settings`; callers without settings get its default."""
+    return Settings().webhook_allow_private if settings is None else settings.webhook_allow_private
 
 
 def _safe_url(url: str) -> str:
@@ -115,16 +162,18 @@ class WebhookDestination(Destination):
         self.timeout_s = float(self.config.get("timeout_s") or 10)
         self.max_attempts = int(self.config.get("max_attempts") or 5)
         self.secrets = config_secrets("webhook", self.config)
+        self.allow_private = _allows_private(settings)
         self._sleep = sleep
         self._session: requests.Session | None = None
 
     @property
     def session(self) -> requests.Session:
         if self._session is None:
-            self._session = requests.Session()
+            self._session = guarded_session(self.allow_private)
         return self._session
 
     def _post(self, body: bytes, headers: dict[str, str]) -> None:
+        headers = _stamped(self.config, body, headers)
         with self.session.post(self.url, data=body, headers=headers, timeout=self.timeout_s,
                                allow_redirects=False) as resp:
             status, text = resp.status_code, resp.text
@@ -137,7 +186,7 @@ class WebhookDestination(Destination):
 
     def deliver(self, body: bytes, idempotency_key: str) -> str | None:
         """None on success, else why the batch failed (secrets scrubbed)."""
-        headers = _headers(self.config, body, idempotency_key)
+        headers = _headers(self.config, idempotency_key)
         policy = retry_policy(self.max_attempts, sleep=self._sleep)
         try:
             policy(self._post, body, headers)
@@ -147,6 +196,8 @@ class WebhookDestination(Destination):
             message = f"HTTP {exc.status} after {attempts} attempt(s): {exc.body[:200]}"
         except HttpStatusError as exc:
             message = f"HTTP {exc.status}: {exc.body[:200]}"
+        except AddressRefused as exc:  # not transient: the policy did not retry it
+            message = str(exc)
         except requests.RequestException as exc:
             attempts = policy.statistics.get("attempt_number", self.max_attempts)
             message = f"delivery failed after {attempts} attempt(s): {type(exc).__name__}: {exc}"
@@ -173,19 +224,21 @@ class WebhookDestination(Destination):
             self._session = None
 
 
-def probe(connection: dict) -> str | None:
+def probe(connection: dict, settings: Any = None) -> str | None:
     """Reachability rule: POST a signed `{"type": "sluice.connection.test"}`; any answer
     2xx, 3xx (not followed) or 4xx other than 401/403 means the endpoint is there and accepts
-    our credentials. 401/403, 5xx, connection errors and timeouts are failures."""
+    our credentials. 401/403, 5xx, refused addresses, connection errors and timeouts are failures."""
     config = connection.get("config") or {}
     body = json.dumps(TEST_EVENT, separators=(",", ":")).encode()
-    headers = _headers(config, body, f"test:{secrets.token_hex(8)}")
+    headers = _stamped(config, body, _headers(config, f"test:{secrets.token_hex(8)}"))
     timeout = min(float(config.get("timeout_s") or PROBE_TIMEOUT_CAP_S), PROBE_TIMEOUT_CAP_S)
     try:
-        with requests.Session() as session:
+        with guarded_session(_allows_private(settings)) as session:
             with session.post(config["url"], data=body, headers=headers, timeout=timeout,
                               allow_redirects=False) as resp:
                 status, text = resp.status_code, resp.text[:200]
+    except AddressRefused as exc:
+        return str(exc)
     except requests.RequestException as exc:
         return scrub(f"{type(exc).__name__}: {exc}", config_secrets("webhook", config))[:500]
     if status in (401, 403):

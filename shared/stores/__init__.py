@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from shared.secretbox import box_for
 from shared.settings import Settings
 from shared.stores.api_keys import ApiKeyStore
 from shared.stores.base import Store
@@ -29,6 +30,7 @@ class Stores:
     def __init__(self, mongo: Mongo, settings: Settings):
         self.mongo = mongo
         db = mongo.db
+        box = box_for(settings)  # one per process: the stores that hold secrets share it
         self.namespaces = NamespaceStore(db)
         self.api_keys = ApiKeyStore(db)
         self.buckets = BucketStore(db)
@@ -38,12 +40,12 @@ class Stores:
         self.taxonomies = TaxonomyStore(db)
         self.batches = BatchStore(db)
         self.idempotency = IdempotencyStore(db, settings.idempotency_ttl_s)
-        self.connections = ConnectionStore(db)
+        self.connections = ConnectionStore(db, box)
         self.pipelines = PipelineStore(db)
         self.runs = RunStore(db)
         self.streaming = StreamingStore(db)
         self.metrics = MetricsStore(db)
-        self.webhooks = WebhookStore(db)
+        self.webhooks = WebhookStore(db, box)
 
     @classmethod
     def from_settings(cls, settings: Settings, **mongo_kw: Any) -> "Stores":
@@ -51,6 +53,14 @@ class Stores:
 
     def all(self) -> Iterator[Store]:
         return (v for v in vars(self).values() if isinstance(v, Store))
+
+    def reseal_secrets(self) -> dict[str, Any]:
+        """Re-encrypt every stored secret with the first SLUICE_SECRET_KEY (`sluice reseal`)."""
+        out: dict[str, Any] = {}
+        for name, store in (("connections", self.connections), ("webhooks", self.webhooks)):
+            done, unreadable = store.reseal_all()
+            out[name] = {"resealed": done, "unreadable": unreadable}
+        return out
 
     def ensure_indexes(self) -> None:
         for store in self.all():

@@ -1,7 +1,10 @@
 """Connections: named, namespaced endpoints pipelines read from and write to.
 
-The stored config holds secrets in full (a mongodb URI password, a webhook secret and auth
-headers are needed to connect); `render` — what the API shows — masks them.
+Secret values of a config (a mongodb URI with a password, a webhook secret, auth headers)
+are encrypted before they reach MongoDB and decrypted when read through this store (see
+shared/connectors/sealing.py), because workers need them to connect; `render` — what the
+API shows — masks them. Rows written before encryption existed read as they are and are
+stored encrypted on their next config change.
 """
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from shared.errors import Conflict, NotFound
+from shared.connectors.sealing import open_config, seal_config
+from shared.errors import Conflict, NotFound, Unprocessable
 from shared.ids import new_id
+from shared.secretbox import SecretBox, UndecryptableSecret
 from shared.stores.base import ASCENDING, IndexModel, NamedStore
 from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
@@ -21,6 +26,35 @@ class ConnectionStore(NamedStore):
     collection_name = "connections"
     kind, name_field, not_found_code = "connection", "name", "connection_not_found"
     id_field = "connection_id"
+
+    def __init__(self, db: Any, box: SecretBox):
+        super().__init__(db)
+        self.box = box
+
+    def _opened(self, doc: dict | None, *, lenient: bool = False) -> dict | None:
+        """The row with real secret values. Strict by default: a worker must not try to
+        connect with ciphertext, so an unreadable secret is a clear 422 instead."""
+        if doc is None:
+            return None
+        try:
+            return {**doc, "config": open_config(doc["type"], doc.get("config") or {}, self.box,
+                                                 lenient=lenient)}
+        except UndecryptableSecret as exc:
+            raise Unprocessable(f"connection '{doc.get('name', doc['_id'])}': {exc}; "
+                                f"send its secrets again with PATCH", code="secret_unreadable") from None
+
+    def find(self, namespace_id: str, id_or_name: str, *, lenient: bool = False) -> dict | None:
+        return self._opened(super().find(namespace_id, id_or_name), lenient=lenient)
+
+    def get(self, namespace_id: str, id_or_name: str, *, lenient: bool = False) -> dict:
+        """`lenient=True` (for showing and editing): unreadable secrets come back masked."""
+        doc = self.find(namespace_id, id_or_name, lenient=lenient)
+        if doc is None:
+            raise NotFound(f"connection '{id_or_name}' does not exist", code=self.not_found_code)
+        return doc
+
+    def by_id(self, _id: str) -> dict:
+        return self._opened(super().by_id(_id))
 
     def indexes(self) -> list[IndexModel]:
         return [IndexModel([("namespace_id", ASCENDING), ("name", ASCENDING)], unique=True),
@@ -35,13 +69,15 @@ class ConnectionStore(NamedStore):
         doc = {"_id": new_id("connection"), "namespace_id": namespace_id, "name": name,
                "type": conn_type, "config": config, "created_at": now, "updated_at": now}
         try:
-            self.coll.insert_one(doc)
+            self.coll.insert_one({**doc, "config": seal_config(conn_type, config, self.box)})
         except DuplicateKeyError as exc:
             raise self._exists(name) from exc
         return doc
 
-    def update(self, namespace_id: str, connection_id: str, changes: dict) -> dict:
-        """Set `name` and/or `config` (already validated)."""
+    def update(self, namespace_id: str, connection_id: str, conn_type: str, changes: dict) -> dict:
+        """Set `name` and/or `config` (already validated, plain values; sealed here)."""
+        if "config" in changes:
+            changes = {**changes, "config": seal_config(conn_type, changes["config"], self.box)}
         try:
             doc = self.coll.find_one_and_update(
                 {"_id": connection_id, "namespace_id": namespace_id},
@@ -50,7 +86,7 @@ class ConnectionStore(NamedStore):
             raise self._exists(changes.get("name", "")) from exc
         if doc is None:
             raise NotFound(f"connection '{connection_id}' does not exist", code=self.not_found_code)
-        return doc
+        return self._opened(doc, lenient=True)
 
     def list(self, namespace_id: str, *, conn_type: str | None = None, limit: int | None,
              cursor: str | None) -> Page:
@@ -62,11 +98,28 @@ class ConnectionStore(NamedStore):
     def delete(self, namespace_id: str, connection_id: str) -> bool:
         return self.coll.delete_one({"_id": connection_id, "namespace_id": namespace_id}).deleted_count == 1
 
+    def reseal_all(self) -> tuple[int, list[str]]:
+        """Re-encrypt every row's secrets with the first key (after a key rotation, or to
+        encrypt rows stored before encryption existed): (rows rewritten, ids no key opens)."""
+        done, unreadable = 0, []
+        for raw in self.coll.find({}, {"type": 1, "config": 1}):
+            try:
+                plain = open_config(raw["type"], raw.get("config") or {}, self.box)
+            except UndecryptableSecret:
+                unreadable.append(raw["_id"])
+                continue
+            # Conditional on the config read, so a PATCH landing meanwhile is never overwritten.
+            done += self.coll.update_one({"_id": raw["_id"], "config": raw.get("config")}, {"$set": {
+                "config": seal_config(raw["type"], plain, self.box)}}).modified_count
+        return done, unreadable
+
     def render(self, doc: dict) -> dict:
-        """The API shape: secrets masked, plus the roles the type can play."""
+        """The API shape: secrets masked, plus the roles the type can play. Opens the row first
+        (leniently, a no-op on opened rows) so masking sees URLs, not ciphertext."""
         from shared.connectors.config import ROLES, mask_config
 
         out = super().render(doc)
-        out["config"] = mask_config(doc["type"], doc.get("config") or {})
+        config = open_config(doc["type"], doc.get("config") or {}, self.box, lenient=True)
+        out["config"] = mask_config(doc["type"], config)
         out["roles"] = list(ROLES.get(doc["type"], ()))
         return out

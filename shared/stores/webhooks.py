@@ -1,5 +1,8 @@
 """Completion webhooks and their deliveries (an outbox: rows are written when an event
-happens and sent by a worker, so an event is never lost to a crash between the two)."""
+happens and sent by a worker, so an event is never lost to a crash between the two).
+
+A subscription's `secret` (and a URL carrying a token) is encrypted at rest like a webhook
+connection's (shared/connectors/sealing.py): sealed on create, opened on every read here."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +10,9 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
+from shared.connectors.sealing import open_webhook, seal_webhook
 from shared.errors import NotFound
+from shared.secretbox import SecretBox, UndecryptableSecret
 from shared.stores.base import ASCENDING, IndexModel, Store
 from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
@@ -17,9 +22,14 @@ class WebhookStore(Store):
     collection_name = "webhooks"
     id_field = "webhook_id"
 
-    def __init__(self, db: Any):
+    def __init__(self, db: Any, box: SecretBox):
         super().__init__(db)
+        self.box = box
         self.deliveries = db["webhook_deliveries"]
+
+    def _shown(self, doc: dict) -> dict:
+        """Opened for the API, which only masks: an unreadable value shows as the mask."""
+        return open_webhook(doc, self.box, lenient=True)
 
     def indexes(self) -> list[IndexModel]:
         return [IndexModel([("namespace_id", ASCENDING), ("events", ASCENDING)]),
@@ -36,17 +46,38 @@ class WebhookStore(Store):
         return super().delete_in_namespace(namespace_id)
 
     def create(self, doc: dict) -> dict:
-        self.coll.insert_one(doc)
+        """Store `doc` (plain values) sealed; return it as given."""
+        self.coll.insert_one(seal_webhook(doc, self.box))
         return doc
 
     def get(self, namespace_id: str, webhook_id: str) -> dict:
         doc = self.coll.find_one({"_id": webhook_id, "namespace_id": namespace_id})
         if doc is None:
             raise NotFound(f"webhook '{webhook_id}' does not exist", code="webhook_not_found")
-        return doc
+        return self._shown(doc)
+
+    def by_id(self, webhook_id: str) -> dict | None:
+        """For the delivery worker: real values; raises UndecryptableSecret if the key is gone."""
+        doc = self.coll.find_one({"_id": webhook_id})
+        return open_webhook(doc, self.box) if doc is not None else None
+
+    def reseal_all(self) -> tuple[int, list[str]]:
+        """Like ConnectionStore.reseal_all: (rows rewritten, ids no key opens)."""
+        done, unreadable = 0, []
+        for raw in self.coll.find({}, {"url": 1, "secret": 1}):
+            try:
+                plain = open_webhook(raw, self.box)
+            except UndecryptableSecret:
+                unreadable.append(raw["_id"])
+                continue
+            sealed = seal_webhook(plain, self.box)
+            done += self.coll.update_one({"_id": raw["_id"], "url": raw.get("url"), "secret": raw.get("secret")},
+                                         {"$set": {"url": sealed["url"], "secret": sealed["secret"]}}).modified_count
+        return done, unreadable
 
     def list(self, namespace_id: str, *, limit: int | None, cursor: str | None) -> Page:
-        return paginate(self.coll, {"namespace_id": namespace_id}, limit=limit, cursor=cursor)
+        return paginate(self.coll, {"namespace_id": namespace_id}, limit=limit, cursor=cursor,
+                        render=self._shown)
 
     def delete(self, namespace_id: str, webhook_id: str) -> None:
         self.coll.delete_one({"_id": webhook_id, "namespace_id": namespace_id})

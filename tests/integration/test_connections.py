@@ -28,6 +28,11 @@ def mongo_host(services) -> str:
 
 
 def stored(app, connection_id: str) -> dict:
+    """The row as a worker reads it: secrets decrypted (raw MongoDB holds them encrypted)."""
+    return app.extensions["sluice.stores"].connections.by_id(connection_id)
+
+
+def raw_row(app, connection_id: str) -> dict:
     return app.extensions["sluice.stores"].connections.coll.find_one({"_id": connection_id})
 
 
@@ -145,6 +150,7 @@ def test_secrets_are_masked_everywhere_and_patch_round_trips(app, api, mongo_hos
     shown = api.get("/v1/connections/crm-hook")[1]["config"]
     status, body, _ = api.patch("/v1/connections/crm-hook", json={"config": {**shown, "batch_size": 10}})
     assert status == 200, body
+    assert not any(s in str(raw_row(app, c["connection_id"])) for c in (db, hook) for s in secrets_)
     raw = stored(app, hook["connection_id"])["config"]
     assert raw["secret"] == "whsec_abcdef" and raw["url"].endswith("token=tok-12345")
     assert raw["headers"] == {"Authorization": "Bearer bear-6789", "X-Api-Key": "key-24680", "X-Team": "crm"}

@@ -59,6 +59,9 @@ def test_batch_and_run_events_are_delivered_signed_after_retries(api, receiver, 
         "events": ["batch.completed", "batch.failed", "run.completed", "run.failed"]})
     assert status == 201, hook
     assert hook["has_secret"] and "secret" not in hook
+    # encrypted at rest; the worker that signs below decrypts it
+    raw = api.client.application.extensions["sluice.stores"].webhooks.coll.find_one({"_id": hook["webhook_id"]})
+    assert raw["secret"].startswith("enc:v1:") and SECRET not in str(raw)
     receiver.fail_next = 2  # the first two attempts get 503: retried with backoff
     api.post("/v1/buckets", json={"bucket_name": "b"})
     load_objects(api, "b", 10, lambda i: {"data": {"i": i}})
@@ -106,6 +109,37 @@ def test_failed_deliveries_are_kept_and_can_be_resent(api, receiver, start_worke
     assert status == 200
     wait_until(lambda: receiver.of_type("batch.completed"), 30, message="the re-sent event")
     assert receiver.of_type("batch.completed")[0][0]["event_id"] == rows[0]["event_id"]
+
+
+def test_a_host_name_resolving_to_loopback_is_refused_at_send_time(api, receiver, start_worker):
+    """With private addresses off, `localhost` passes validation (a name, not an IP) but the
+    worker resolves it before connecting and refuses: a failed delivery saying why, no retries,
+    nothing reaches the receiver."""
+    url = receiver.url.replace("127.0.0.1", "localhost")
+    _, hook, _ = api.post("/v1/webhooks", json={"url": url, "secret": SECRET, "events": ["batch.completed"]})
+    api.post("/v1/buckets", json={"bucket_name": "b"})
+    api.post("/v1/collections", json={"collection_name": "c", "source": {"type": "bucket", "bucket_id": "b"}})
+    start_worker(queues="default,control,webhooks", concurrency=2, env={"SLUICE_WEBHOOK_ALLOW_PRIVATE": "false"})
+    _, trig, _ = api.post("/v1/collections/c/trigger", json={})
+    assert wait_batch(api, trig["batch_id"])["status"] == "COMPLETED"
+
+    def failed():
+        _, body, _ = api.get(f"/v1/webhooks/{hook['webhook_id']}/deliveries?status=failed")
+        return body["results"]
+    row = wait_until(failed, 30, message="the refused delivery")[0]
+    assert row["last_error"].startswith("refused: localhost resolves to 127.0.0.1, which is a loopback address")
+    assert "SLUICE_WEBHOOK_ALLOW_PRIVATE=true" in row["last_error"] and row["attempts"] == 1
+    assert receiver.events == []
+
+
+def test_webhook_urls_with_refused_literal_ips_are_400(api):
+    for url in ("http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://0.0.0.0:80/"):
+        status, body, _ = api.post("/v1/webhooks", json={"url": url, "events": ["batch.completed"]})
+        assert status == 400 and body["error"]["code"] == "validation_error", body
+        assert [d["path"] for d in body["error"]["details"]] == ["url"]
+        assert "webhooks may never reach it" in body["error"]["details"][0]["message"]
+    # the tests' settings allow private networks (their receivers listen on 127.0.0.1)
+    assert api.post("/v1/webhooks", json={"url": "http://10.0.0.9/in", "events": ["batch.completed"]})[0] == 201
 
 
 def test_webhook_validation(api):

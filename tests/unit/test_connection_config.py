@@ -2,6 +2,8 @@
 connectors (signatures, retry policy, range bounds, JSON views). No services needed."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -208,12 +210,52 @@ def test_roles():
 
 
 # -- webhook helpers ----------------------------------------------------------------------------------
-def test_sign_and_verify():
-    body = b'{"a":1}'
-    sig = sign("k", body)
-    assert sig.startswith("sha256=") and len(sig) == 7 + 64
-    assert verify("k", body, sig) and verify("k", body, f" {sig} ")
-    assert not verify("k", body + b" ", sig) and not verify("other", body, sig) and not verify("k", body, None)
+def test_sign_and_verify_bind_the_timestamp_to_the_body():
+    body, ts = b'{"a":1}', 1_700_000_000
+    sig = sign("k", body, ts)
+    expected = hmac.new(b"k", b'1700000000.{"a":1}', hashlib.sha256).hexdigest()
+    assert sig == f"t={ts},v1={expected}"  # the documented algorithm, computed independently
+    assert verify("k", body, sig, now=ts) and verify("k", body, f" {sig} ", now=ts + 299)
+    assert not verify("k", body + b" ", sig, now=ts) and not verify("other", body, sig, now=ts)
+    assert not verify("k", body, None, now=ts) and not verify("", body, sig, now=ts)
+    # the signature covers the timestamp: moving t (to pass the age check) breaks it
+    assert not verify("k", body, sig.replace(f"t={ts}", f"t={ts + 1000}"), now=ts + 1000)
+    # malformed headers, and the pre-timestamp `sha256=` form, are refused
+    for bad in (expected, f"sha256={expected}", f"v1={expected}", f"t={ts}", f"t=x,v1={expected}",
+                f"t=١٢,v1={expected}", ""):
+        assert not verify("k", body, bad, now=ts), bad
+    # several v1 entries (e.g. during a secret change): any match is enough
+    assert verify("k", body, f"t={ts},v1={'0' * 64},v1={expected}", now=ts)
+
+
+def test_verify_refuses_stale_and_far_future_timestamps():
+    body, ts = b"{}", 1_700_000_000
+    sig = sign("k", body, ts)
+    assert verify("k", body, sig, now=ts + 300) and verify("k", body, sig, now=ts - 300)
+    assert not verify("k", body, sig, now=ts + 301)      # a replay after five minutes
+    assert not verify("k", body, sig, now=ts - 301)      # a timestamp from the future
+    assert verify("k", body, sig, now=ts + 3600, tolerance_s=3600)
+    assert verify("k", body, sign("k", body))            # now defaults to the clock
+
+
+def test_webhook_url_with_a_literal_refused_ip_is_a_400_at_its_path():
+    def problems(url: str, allow_private: bool) -> list[dict]:
+        return validate_config("webhook", {"url": url}, allow_private=allow_private)[1]
+
+    for url in ("http://169.254.169.254/latest/meta-data", "http://[fe80::1]/x", "http://0.0.0.0:80/",
+                "http://224.0.0.1/", "http://[::ffff:169.254.169.254]/", "http://[fd00:ec2::254]/"):
+        for allow in (True, False):  # never allowed
+            found = problems(url, allow)
+            assert paths(found) == {"config.url"} and "webhooks may never reach it" in found[0]["message"], url
+    for url in ("http://127.0.0.1:8080/hook", "http://127.1/hook", "http://2130706433/", "http://[::1]/",
+                "https://10.0.0.5/in", "http://192.168.1.20/", "http://172.17.0.1/"):
+        assert problems(url, True) == [], url
+        found = problems(url, False)
+        assert paths(found) == {"config.url"} and "SLUICE_WEBHOOK_ALLOW_PRIVATE=true" in found[0]["message"], url
+    # host names are judged when sending (after resolution), public addresses pass
+    assert problems("http://localhost:9/x", False) == [] and problems("https://8.8.8.8/x", False) == []
+    # a malformed URL is reported once, by the URL check
+    assert len(problems("ftp://127.0.0.1/", False)) == 1
 
 
 def test_retry_policy_backs_off_then_gives_up_and_honours_retry_after():

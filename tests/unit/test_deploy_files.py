@@ -22,6 +22,8 @@ def test_compose_has_every_role_with_shared_image_and_env():
     for role in ("api", "worker", "control", "streaming", "beat", "flower"):
         assert services[role]["image"] == "sluice:latest"
         assert services[role]["environment"]["MONGO_URL"].startswith("mongodb://mongo")
+        # a deployment must bring its own key for secrets at rest (never the admin-key fallback)
+        assert services[role]["environment"]["SLUICE_SECRET_KEY"].startswith("${SLUICE_SECRET_KEY:?")
     assert services["worker"]["deploy"]["replicas"] >= 2
     for role in ("mongo", "redis", "api", "worker"):
         assert "healthcheck" in services[role], role
@@ -37,5 +39,5 @@ def test_procfile_roles():
 @pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose is not installed")
 def test_docker_compose_config_accepts_the_file():
     out = subprocess.run(["docker-compose", "-f", str(ROOT / "compose.yaml"), "config", "-q"],
-                         env={**os.environ, "SLUICE_ADMIN_KEY": "x"}, capture_output=True, text=True)
+                         env={**os.environ, "SLUICE_ADMIN_KEY": "x", "SLUICE_SECRET_KEY": "y"}, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

@@ -1,6 +1,6 @@
 """Connections: where pipelines read from (bucket, collection, mongodb) and write to
-(collection, mongodb, webhook). Secrets are stored in full and never shown (see
-shared/connectors/config.py for the masking rule)."""
+(collection, mongodb, webhook). Secrets are stored encrypted (shared/connectors/sealing.py)
+and never shown (see shared/connectors/config.py for the masking rule)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, request
 
 from api.auth import namespace_id
-from api.context import stores
+from api.context import settings, stores
 from api.jsonio import load, page_response, query_int, raw_json
 from api.openapi import documented
 from api.resources.connections.schemas import (ConnectionCreateSchema, ConnectionPatchSchema,
@@ -54,7 +54,8 @@ def create():
     body, details = _load(ConnectionCreateSchema(), raw)
     config: dict = {}
     if isinstance(raw, dict) and raw.get("type") in CONNECTION_TYPES and isinstance(raw.get("config", {}), dict):
-        config, problems = validate_config(raw["type"], raw.get("config", {}), _resolver(ns))
+        config, problems = validate_config(raw["type"], raw.get("config", {}), _resolver(ns),
+                                           allow_private=settings().webhook_allow_private)
         details += problems
     _fail_if(details)
     doc = stores().connections.create(ns, body["name"], body["type"], config)
@@ -77,7 +78,7 @@ def list_():
 @documented("Get a connection by id or name (secrets masked)", response=ConnectionSchema,
             errors={404: "no such connection"})
 def get(connection: str):
-    return render(stores().connections.get(namespace_id(), connection))
+    return render(stores().connections.get(namespace_id(), connection, lenient=True))
 
 
 @bp.patch("/<connection>")
@@ -87,7 +88,9 @@ def get(connection: str):
 def patch(connection: str):
     ns = namespace_id()
     raw = raw_json()
-    doc = stores().connections.get(ns, connection)
+    # Lenient: a secret no key opens comes back masked, and sending the mask back is then
+    # answered "send the real secret" — the way to repair it after a lost key.
+    doc = stores().connections.get(ns, connection, lenient=True)
     body, details = _load(ConnectionPatchSchema(), raw)
     changes: dict = {}
     if isinstance(raw, dict):
@@ -95,21 +98,22 @@ def patch(connection: str):
             details.append({"path": "type", "message": "is immutable after creation"})
         if isinstance(raw.get("config"), dict):
             merged, problems = merge_config(doc["type"], doc.get("config") or {}, raw["config"])
-            changes["config"], more = validate_config(doc["type"], merged, _resolver(ns))
+            changes["config"], more = validate_config(doc["type"], merged, _resolver(ns),
+                                                      allow_private=settings().webhook_allow_private)
             details += problems + more
     _fail_if(details)
     if "name" in body:
         changes["name"] = body["name"]
     if not changes:
         return render(doc)
-    return render(stores().connections.update(ns, doc["_id"], changes))
+    return render(stores().connections.update(ns, doc["_id"], doc["type"], changes))
 
 
 @bp.delete("/<connection>")
 @documented("Delete a connection", errors={404: "no such connection", 409: "pipelines use it"})
 def delete(connection: str):
     ns = namespace_id()
-    doc = stores().connections.get(ns, connection)
+    doc = stores().connections.get(ns, connection, lenient=True)
     users = [{"path": "pipelines", "message": name}
              for name in stores().pipelines.names_using_connection(ns, doc["_id"])]
     users += [{"path": "streaming_pipelines", "message": name}
@@ -126,4 +130,4 @@ def delete(connection: str):
             errors={404: "no such connection"})
 def test(connection: str):
     doc = stores().connections.get(namespace_id(), connection)
-    return probe_connection(stores(), doc)
+    return probe_connection(stores(), doc, settings())

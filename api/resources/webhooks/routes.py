@@ -4,13 +4,15 @@ from flask import Blueprint, request
 from marshmallow import fields, validate
 
 from api.auth import namespace_id
-from api.context import stores, tasks
+from api.context import settings, stores, tasks
 from api.jsonio import load, page_response, query_int
 from api.openapi import documented
 from api.resources.common import StrictSchema
 from shared.connectors.config import mask_url
 from shared.engine.events import EVENT_TYPES
+from shared.errors import ValidationFailed
 from shared.ids import new_id
+from shared.netguard import url_problem
 from shared.tasknames import DELIVER_WEBHOOK
 from shared.timeutil import utcnow
 
@@ -33,10 +35,15 @@ def render(doc: dict) -> dict:
 
 
 @bp.post("")
-@documented("Subscribe a URL to batch/run/streaming events; deliveries are signed with HMAC-SHA256",
+@documented("Subscribe a URL to batch/run/streaming events; deliveries are signed with HMAC-SHA256 "
+            "over the timestamp and body (X-Sluice-Signature: t=…,v1=…)",
             body=WebhookCreateSchema, status=201)
 def create():
     body = load(WebhookCreateSchema())
+    # A literal IP is judged now; a host name when the worker resolves it before each send.
+    refused = url_problem(body["url"], allow_private=settings().webhook_allow_private)
+    if refused is not None:
+        raise ValidationFailed.at("url", refused)
     doc = {"_id": new_id("webhook"), "namespace_id": namespace_id(), **body,
            "events": sorted(set(body["events"])), "created_at": utcnow()}
     return render(stores().webhooks.create(doc)), 201
