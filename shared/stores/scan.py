@@ -4,12 +4,17 @@ from __future__ import annotations
 from typing import Any
 
 
+ID_BATCH = 5000
+
+
 def id_boundaries(coll: Any, query: dict, size: int) -> tuple[list[tuple[str, str | None]], int]:
     """Split the rows matching `query` into ranges of at most `size`; returns (ranges, total).
-    Reads ids only (an index-covered scan), never records, so it stays cheap at 100k rows."""
+    Reads ids only (an index-covered scan), never records, in bounded batches: a default
+    getMore returns up to 16 MB of ids at once, and the process that planned a large tier
+    kept that much more memory for good."""
     starts: list[str] = []
     total = 0
-    for i, row in enumerate(coll.find(query, {"_id": 1}).sort("_id", 1)):
+    for i, row in enumerate(coll.find(query, {"_id": 1}).sort("_id", 1).batch_size(ID_BATCH)):
         if i % size == 0:
             starts.append(row["_id"])
         total += 1
