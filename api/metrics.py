@@ -7,7 +7,8 @@
   code, chunk and tier durations): counted in MongoDB by the workers (see
   shared/stores/metrics.py) and read back here at scrape time — safe across processes and
   hosts.
-- Batches and runs by status, queue depths per queue: read at scrape time.
+- Batches, runs and streaming pipelines by status, streaming lag per running pipeline,
+  queue depths per queue: read at scrape time.
 """
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from shared.status import StreamingStatus
 from shared.tasknames import QUEUES
+
+RUNNING_STREAMING = {StreamingStatus.SNAPSHOTTING.value, StreamingStatus.STREAMING.value}
 
 HELP = {
     "sluice_records_processed_total": "Records processed, by kind (collection|pipeline) and target id",
@@ -45,6 +49,7 @@ class StoreCollector:
                 fam.add_metric([status], n)
             yield fam
         yield from self._stored(stores.metrics.all())
+        yield from self._streaming(stores.streaming.metrics_rows())
         depth = GaugeMetricFamily("sluice_queue_depth", "messages waiting per Celery queue", labels=["queue"])
         try:
             for queue, n in self.app.extensions["sluice.tasks"].queue_depths(QUEUES).items():
@@ -52,6 +57,25 @@ class StoreCollector:
         except Exception:  # noqa: BLE001 - a scrape must not fail because Redis blinked
             pass
         yield depth
+
+    @staticmethod
+    def _streaming(rows: list[dict]) -> Iterable[Any]:
+        """Streaming pipelines by status, and each running pipeline's lag (now minus the time
+        of the newest change it applied, as of its last step)."""
+        by_status = GaugeMetricFamily("sluice_streaming_pipelines_by_status", "Streaming pipelines by status",
+                                      labels=["status"])
+        lag = GaugeMetricFamily("sluice_streaming_lag_seconds",
+                                "End-to-end lag of a running streaming pipeline, as of its last step",
+                                labels=["namespace", "pipeline", "name"])
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["status"]] = counts.get(row["status"], 0) + 1
+            if row["status"] in RUNNING_STREAMING and row.get("lag_seconds") is not None:
+                lag.add_metric([row["namespace_id"], row["_id"], (row.get("definition") or {}).get("name") or ""],
+                               float(row["lag_seconds"]))
+        for status, n in sorted(counts.items()):
+            by_status.add_metric([status], n)
+        return [by_status, lag]
 
     @staticmethod
     def _stored(rows: list[dict]) -> Iterable[Any]:

@@ -151,6 +151,11 @@ class StreamingStore(Store):
              "$set": {"last_infra_error": message, "lease_until": until, "heartbeat_at": utcnow()}},
             return_document=ReturnDocument.AFTER)
 
+    def metrics_rows(self) -> list[dict]:
+        """Per pipeline: id, namespace, name, status and lag, for /metrics."""
+        return list(self.coll.find({}, {"namespace_id": 1, "status": 1, "lag_seconds": 1,
+                                        "definition.name": 1}))
+
     def stalled(self, now: datetime, heartbeat_before: datetime) -> list[dict]:
         """Active pipelines with no heartbeat since `heartbeat_before` and no live lease."""
         return list(self.coll.find({"status": {"$in": ACTIVE_STATUSES},
