@@ -38,23 +38,36 @@ def _view_filter(collection: dict) -> Any:
     return parse_filter(raw, "source.filters")
 
 
-def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | None = None) -> dict:
+def time_budget_s(settings: Settings) -> float:
+    """How long a chunk works before handing its remaining records to a continuation: half
+    the soft task limit, so even a slow record started near the budget ends well inside it."""
+    return settings.task_soft_time_limit_s / 2
+
+
+def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | None = None,
+                  budget_s: float | None = None) -> dict:
     """Process one chunk; idempotent (a done chunk is skipped, documents are upserts).
     `worker` (the Celery hostname) is recorded on the chunk row, so operators can see how
-    work spread over a pool."""
+    work spread over a pool. A chunk still working after `budget_s` splits: the records left
+    become a new pending chunk, returned as `continuations` for the caller to dispatch, so
+    slow records (up to the JS time limit each) never make a chunk outlive the task limit."""
     started = time.monotonic()
+    budget = time_budget_s(settings) if budget_s is None else budget_s
     chunk = stores.batches.chunk(chunk_id)
     if chunk is None or chunk.get("done"):
         return {"skipped": True}
     batch = stores.batches.get(chunk["batch_id"])
     counts = dict.fromkeys(("fetched", "after_filter", "processed", "written", "failed"), 0)
     if batch["status"] != BatchStatus.PROCESSING.value or batch.get("cancel_requested"):
-        stores.batches.complete_chunk(chunk_id, counts, {}, 0)
+        stores.batches.complete_chunk(chunk_id, counts, {}, 0, split_at=chunk.get("split_at"))
         return {"skipped": True}
+    # A redelivered chunk that was split keeps its split, and re-creates its continuations in
+    # case it died before writing them.
+    continuations = stores.batches.ensure_continuations(chunk) if chunk.get("split_at") else []
     collection = stores.collections.by_id(chunk["collection_id"])
     src_type = collection["source"]["type"]
     store, query = sources.tier_input(stores, batch, collection, chunk["tier_num"], chunk.get("only_ids"))
-    rows = store.fetch_range(query, chunk["lo"], chunk.get("hi"), store.ENGINE_FIELDS)
+    rows = store.fetch_range(query, chunk["lo"], chunk.get("split_at") or chunk.get("hi"), store.ENGINE_FIELDS)
     counts["fetched"] = len(rows)
     node = _view_filter(collection)
     taxonomies = [compile_taxonomy(tax, app.get("output_collection_id")) for app, tax in
@@ -65,7 +78,13 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
     ok_sources, failed_sources, reshaped = [], [], []
     with ExitStack() as stack:
         steps = open_steps(collection, settings, stack)
-        for row in rows:
+        for k, row in enumerate(rows):
+            if k and time.monotonic() - started > budget:
+                split = stores.batches.split_chunk(chunk, row["_id"], k)
+                if split is not None:
+                    chunk, continuations = split, [c["_id"] for c in split["continuations"]]
+                    counts["fetched"] = k
+                    break
             if node is not None and not matches(node, sources.record_view(row, src_type)):
                 continue
             counts["after_filter"] += 1
@@ -96,11 +115,12 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
                                      ObjectStatus.FAILED.value: failed_sources})
     stores.batches.record_failures(failures)
     duration = int((time.monotonic() - started) * 1000)
-    if stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration, worker):
+    if stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration, worker,
+                                     split_at=chunk.get("split_at")):
         record_metrics(stores.metrics, "collection", collection["_id"], counts["processed"], errors_by_code,
                        duration / 1000)
     stores.batches.heartbeat(batch["_id"])
-    return counts
+    return {**counts, "continuations": continuations} if continuations else counts
 
 
 def record_metrics(metrics: Any, kind: str, target: str, processed: int, errors_by_code: dict[str, int],

@@ -26,9 +26,10 @@ class ChunkLedger:
     def get(self, chunk_id: str) -> dict | None:
         return self.coll.find_one({"_id": chunk_id})
 
-    def complete(self, chunk_id: str, fields: dict) -> bool:
-        """Mark a chunk done with its results; False if it was done already (a redelivery)."""
-        res = self.coll.update_one({"_id": chunk_id, "done": False},
+    def complete(self, chunk_id: str, fields: dict, when: dict | None = None) -> bool:
+        """Mark a chunk done with its results; False if it was done already (a redelivery)
+        or no longer matches `when`."""
+        res = self.coll.update_one({"_id": chunk_id, "done": False, **(when or {})},
                                    {"$set": {**fields, "done": True, "completed_at": utcnow()}})
         return res.modified_count == 1
 

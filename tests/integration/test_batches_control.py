@@ -114,3 +114,56 @@ def test_trigger_narrowing_documents_list_and_taxonomy_output(api, start_worker)
     assert listed["pagination"]["total"] == 3
     _, tasks, _ = api.post("/v1/tasks/list", json={})
     assert {t["batch_id"] for t in tasks["results"]} == {trig["batch_id"], trig2["batch_id"], trig3["batch_id"]}
+
+
+def test_a_slow_chunk_hands_its_remaining_records_to_continuations(api, app, start_worker):
+    # Soft limit 2 s -> a chunk works for 1 s, then splits; each record takes ~150 ms of JS.
+    api.post("/v1/buckets", json={"bucket_name": "slow"})
+    load_objects(api, "slow", 20, lambda i: {"data": {"i": i}})
+    api.post("/v1/collections", json={
+        "collection_name": "slow-js", "source": {"type": "bucket", "bucket_id": "slow"},
+        "feature_extractors": [{"feature_extractor_name": "js_transform", "parameters": {
+            "code": "function transform(d) { var t = Date.now(); while (Date.now() - t < 150) {} return {i: d.i}; }"}}]})
+    start_worker(concurrency=1, env={"SLUICE_TASK_SOFT_TIME_LIMIT_S": "2", "SLUICE_TASK_TIME_LIMIT_S": "4"})
+    _, trig, _ = api.post("/v1/collections/slow-js/trigger", json={})
+    batch = wait_batch(api, trig["batch_id"], timeout=60)
+    assert batch["status"] == "COMPLETED", batch
+    assert batch["counters"]["processed"] == 20 and batch["counters"]["failed"] == 0
+    assert batch["tiers"][0]["progress"]["total"] == 20
+    _, docs, _ = api.post("/v1/collections/slow-js/documents/list", json={"limit": 100})
+    assert sorted(d["i"] for d in docs["results"]) == list(range(20))
+    rows = list(app.extensions["sluice.stores"].batches.chunks.find({"batch_id": trig["batch_id"]}))
+    assert len(rows) >= 2 and all(r["done"] for r in rows)           # split at least once
+    assert sum(r["size"] for r in rows) == 20 and sum(r["counts"]["fetched"] for r in rows) == 20
+    assert any(r.get("parent") for r in rows)
+
+
+def test_a_split_chunk_redelivered_keeps_its_split_and_recreates_lost_continuations(app, api, settings):
+    """A worker died after recording a split but before writing the continuation row: the
+    redelivered chunk reads only up to the split and writes the continuation again, and
+    every record is counted exactly once."""
+    from shared.engine import batches as engine
+    from shared.engine.chunk import process_chunk
+
+    stores = app.extensions["sluice.stores"]
+    api.post("/v1/buckets", json={"bucket_name": "sp"})
+    load_objects(api, "sp", 30, lambda i: {"data": {"i": i}})
+    api.post("/v1/collections", json={"collection_name": "sp-c", "source": {"type": "bucket", "bucket_id": "sp"}})
+    _, trig, _ = api.post("/v1/collections/sp-c/trigger", json={})
+    engine.start(stores, trig["batch_id"])
+    [chunk_id] = engine.launch_tier(stores, settings, trig["batch_id"], 0)
+    chunk = stores.batches.chunk(chunk_id)
+    ids = sorted(o["_id"] for o in stores.objects.coll.find({}, {"_id": 1}))
+    split = stores.batches.split_chunk(chunk, ids[12], 12)
+    stores.batches.chunks.delete_one({"_id": split["continuations"][0]["_id"]})   # "died" here
+
+    first = process_chunk(stores, settings, chunk_id)                # the redelivery
+    assert first["fetched"] == 12 and first["continuations"] == [f"{chunk_id}+1"]
+    rest = process_chunk(stores, settings, f"{chunk_id}+1")
+    assert rest["fetched"] == 18 and "continuations" not in rest
+    assert process_chunk(stores, settings, chunk_id) == {"skipped": True}
+    assert engine.finish_tier(stores, trig["batch_id"], 0) == "done"
+    stats = stores.batches.tier_stats(trig["batch_id"])[0]
+    assert stats["counts"]["processed"] == 30 and stats["total"] == 30 and stats["chunks_total"] == 2
+    assert stores.documents.count([stores.collections.find(stores.batches.get(trig["batch_id"])["namespace_id"],
+                                                           "sp-c")["_id"]]) == 30
