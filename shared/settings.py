@@ -49,7 +49,7 @@ class Settings:
     admin_key: str = ""
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_objects: int = 1000
-    chunk_size: int = 200
+    chunk_size: int = 500
     # JavaScript sandbox caps (server-wide). Per-extractor/pipeline values must fit inside.
     js_time_limit_ms: int = 1000
     js_memory_limit_mb: int = 64
@@ -132,7 +132,7 @@ ENV_DOCS: dict[str, str] = {
     "SLUICE_ADMIN_KEY": "Admin API key that may create namespaces and API keys. `sluice up` generates one.",
     "SLUICE_MAX_BODY_BYTES": "Largest accepted request body (default 10 MiB); larger gets 413.",
     "SLUICE_MAX_BATCH_OBJECTS": "Most objects in one batch write (default 1000).",
-    "SLUICE_CHUNK_SIZE": "Records per chunk task (default 200; 500 is ~25 % faster with fast transforms; batch chunks split when slow, pipeline chunks need chunk size x JS time limit below the soft task limit).",
+    "SLUICE_CHUNK_SIZE": "Records per chunk task (default 500). A chunk still working after half the soft task limit hands its remaining records to a continuation chunk.",
     "SLUICE_JS_TIME_LIMIT_MS": "Server-wide cap on JavaScript CPU time per record (default 1000).",
     "SLUICE_JS_MEMORY_LIMIT_MB": "Server-wide cap on JavaScript heap per context (default 64).",
     "SLUICE_JS_STACK_LIMIT_KB": "Server-wide cap on JavaScript stack (default 512).",

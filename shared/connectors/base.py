@@ -91,6 +91,10 @@ class Source:
     def fetch_range(self, query: dict, lo: Any, hi: Any | None) -> list[dict]:
         raise NotImplementedError
 
+    def bound(self, row: dict) -> Any:
+        """The `_id` bound (as `boundaries` gives them) at which a range can be split before `row`."""
+        return row["_id"]
+
     def record(self, row: dict) -> dict:
         return jsonable(row)
 

@@ -142,6 +142,9 @@ class MongoSource(Source):
     def fetch_range(self, query: dict, lo: Any, hi: Any | None) -> list[dict]:
         return list(self.coll.find(id_range_query(query, decode_bound(lo), decode_bound(hi))).sort("_id", 1))
 
+    def bound(self, row: dict) -> Any:
+        return encode_bound(row["_id"])
+
     def close(self) -> None:
         self._ext.close()
 

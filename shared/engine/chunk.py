@@ -59,7 +59,7 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
     batch = stores.batches.get(chunk["batch_id"])
     counts = dict.fromkeys(("fetched", "after_filter", "processed", "written", "failed"), 0)
     if batch["status"] != BatchStatus.PROCESSING.value or batch.get("cancel_requested"):
-        stores.batches.complete_chunk(chunk_id, counts, {}, 0, split_at=chunk.get("split_at"))
+        stores.batches.complete_chunk(chunk_id, counts, {}, 0, chunk=chunk)
         return {"skipped": True}
     # A redelivered chunk that was split keeps its split, and re-creates its continuations in
     # case it died before writing them.
@@ -115,8 +115,7 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
                                      ObjectStatus.FAILED.value: failed_sources})
     stores.batches.record_failures(failures)
     duration = int((time.monotonic() - started) * 1000)
-    if stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration, worker,
-                                     split_at=chunk.get("split_at")):
+    if stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration, worker, chunk=chunk):
         record_metrics(stores.metrics, "collection", collection["_id"], counts["processed"], errors_by_code,
                        duration / 1000)
     stores.batches.heartbeat(batch["_id"])

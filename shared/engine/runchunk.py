@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from shared.connectors import destination_for, source_for
-from shared.engine.chunk import record_metrics
+from shared.engine.chunk import record_metrics, time_budget_s
 from shared.engine.runs import JS_ENTRY_POINTS
 from shared.filters import matches, parse_filter
 from shared.jsbox import JsError, JsLimits, Sandbox
@@ -51,16 +51,22 @@ def validate_output(record: dict) -> None:
         raise StepFailure("RECORD_TOO_LARGE", f"record is {size} bytes; the limit is {MAX_RECORD_BYTES}")
 
 
-def process_run_chunk(stores: Any, settings: Settings, chunk_id: str) -> dict:
+def process_run_chunk(stores: Any, settings: Settings, chunk_id: str, budget_s: float | None = None) -> dict:
+    """One chunk of a run; idempotent. Like a batch chunk, one still working after `budget_s`
+    (half the soft task limit) hands its remaining records to continuations (returned for
+    the caller to dispatch)."""
     started = time.monotonic()
+    budget = time_budget_s(settings) if budget_s is None else budget_s
     chunk = stores.runs.ledger.get(chunk_id)
     if chunk is None or chunk.get("done"):
         return {"skipped": True}
     run = stores.runs.get(chunk["run_id"])
     passed, failed = [0] * len(STEPS), [0] * len(STEPS)
     if run["status"] != RunStatus.RUNNING.value:
-        stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "duration_ms": 0})
+        stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "duration_ms": 0},
+                                    when=stores.runs.ledger.same_split(chunk))
         return {"skipped": True}
+    continuations = stores.runs.ensure_continuations(chunk) if chunk.get("split_at") is not None else []
     pipeline = stores.pipelines.by_id(run["pipeline"])
     connections = stores.connections
     source = source_for(stores, connections.by_id(pipeline["source"]["connection_id"]), pipeline["source"])
@@ -76,12 +82,18 @@ def process_run_chunk(stores: Any, settings: Settings, chunk_id: str) -> dict:
 
     try:
         query = source.query(None, run.get("cursor_from"), pipeline.get("update_time_field"))
-        rows = source.fetch_range(query, chunk["lo"], chunk.get("hi"))
+        hi = chunk["split_at"] if chunk.get("split_at") is not None else chunk.get("hi")
+        rows = source.fetch_range(query, chunk["lo"], hi)
         node = parse_filter(pipeline["source"].get("filters"), "source.filters")
         items: list[tuple[str, dict]] = []
         limits = JsLimits.capped(pipeline.get("js_limits"), settings)
         with Sandbox(pipeline["code"], JS_ENTRY_POINTS, limits) as sandbox:
-            for row in rows:
+            for k, row in enumerate(rows):
+                if k and time.monotonic() - started > budget:
+                    split = stores.runs.split_chunk(chunk, source.bound(row), k)
+                    if split is not None:
+                        chunk, continuations = split, [c["_id"] for c in split["continuations"]]
+                        break
                 key = source.key(row)
                 record = source.record(row)
                 passed[READ] += 1
@@ -123,10 +135,14 @@ def process_run_chunk(stores: Any, settings: Settings, chunk_id: str) -> dict:
     stores.runs.record_failures(failures)
     seconds = time.monotonic() - started
     if stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "max_update_time": max_update,
-                                              "duration_ms": int(seconds * 1000)}):
+                                              "duration_ms": int(seconds * 1000)},
+                                   when=stores.runs.ledger.same_split(chunk)):
         by_code: dict[str, int] = {}
         for f in failures:
             by_code[f["code"]] = by_code.get(f["code"], 0) + 1
         record_metrics(stores.metrics, "pipeline", pipeline["_id"], passed[WRITE], by_code, seconds)
     stores.runs.heartbeat(run["_id"])
-    return {"passed": passed, "failed": failed}
+    out: dict[str, Any] = {"passed": passed, "failed": failed}
+    if continuations:
+        out["continuations"] = continuations
+    return out

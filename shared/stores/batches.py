@@ -101,37 +101,20 @@ class BatchStore(Store):
         return self.ledger.get(chunk_id)
 
     def complete_chunk(self, chunk_id: str, counts: dict[str, int], errors_by_code: dict[str, int],
-                       duration_ms: int, worker: str | None = None, split_at: str | None = None) -> bool:
+                       duration_ms: int, worker: str | None = None, chunk: dict | None = None) -> bool:
         """Only the execution that read the chunk's current range may complete it: one that
         read [lo, hi) must not count records a split has handed to a continuation since."""
         return self.ledger.complete(chunk_id, {"counts": counts, "errors_by_code": errors_by_code,
                                                "duration_ms": duration_ms, "worker": worker},
-                                    when={"split_at": split_at})
+                                    when=self.ledger.same_split(chunk or {}))
+
+    CHUNK_FIELDS = ("attempt", "tier_num", "collection_id", "index", "only_ids")
 
     def split_chunk(self, chunk: dict, split_id: str, done_size: int) -> dict | None:
-        """Hand the records from `split_id` on to a new pending chunk (a continuation). The
-        chunk row records the split and the continuation's bounds in one atomic update, so a
-        redelivery of the chunk reads only [lo, split_at) and re-creates the continuation row
-        if it died before writing it. None when the row changed meanwhile (no split made)."""
-        hi = chunk.get("split_at") or chunk.get("hi")
-        continuations = chunk.get("continuations") or []
-        cont = {"_id": f"{chunk['_id']}+{len(continuations) + 1}", "lo": split_id, "hi": hi,
-                "size": max(0, chunk.get("size", 0) - done_size)}
-        updated = self.chunks.find_one_and_update(
-            {"_id": chunk["_id"], "done": False, "split_at": chunk.get("split_at")},
-            {"$set": {"split_at": split_id, "size": done_size}, "$push": {"continuations": cont}},
-            return_document=ReturnDocument.AFTER)
-        if updated is not None:
-            self.ensure_continuations(updated)
-        return updated
+        return self.ledger.split(chunk, split_id, done_size, self.CHUNK_FIELDS)
 
     def ensure_continuations(self, chunk: dict) -> list[str]:
-        """Continuation rows of a split chunk (created if missing); their ids."""
-        conts = chunk.get("continuations") or []
-        base = {k: chunk.get(k) for k in ("batch_id", "attempt", "tier_num", "collection_id", "index", "only_ids")}
-        self.ledger.add([{**base, **c, "done": False, "parent": chunk["_id"], "created_at": utcnow()}
-                         for c in conts])
-        return [c["_id"] for c in conts]
+        return self.ledger.ensure_continuations(chunk, self.CHUNK_FIELDS)
 
     def pending_chunks(self, batch_id: str, attempt: int, tier_num: int) -> list[dict]:
         return self.ledger.pending(batch_id, attempt=attempt, tier_num=tier_num)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, IndexModel, ReturnDocument, UpdateOne
 
 from shared.timeutil import utcnow
 
@@ -32,6 +32,39 @@ class ChunkLedger:
         res = self.coll.update_one({"_id": chunk_id, "done": False, **(when or {})},
                                    {"$set": {**fields, "done": True, "completed_at": utcnow()}})
         return res.modified_count == 1
+
+    def split(self, chunk: dict, split_lo: Any, done_size: int, copy: tuple[str, ...]) -> dict | None:
+        """Hand the records from `split_lo` on to a new pending chunk (a continuation) that
+        copies the `copy` fields of its parent. The parent row records the split and the
+        continuation's bounds in one atomic update, so a redelivery of the parent reads only
+        [lo, split_at) and re-creates the continuation row if it died before writing it.
+        None when the row changed meanwhile (no split made)."""
+        hi = chunk.get("split_at") if chunk.get("split_at") is not None else chunk.get("hi")
+        n = len(chunk.get("continuations") or [])
+        cont = {"_id": f"{chunk['_id']}+{n + 1}", "lo": split_lo, "hi": hi,
+                "size": max(0, chunk.get("size", 0) - done_size)}
+        # Compare-and-set on the split count: bounds may be documents ({"$bson": …} for an
+        # external source's ObjectIds) that a query cannot compare for equality.
+        updated = self.coll.find_one_and_update(
+            {"_id": chunk["_id"], "done": False, **self.same_split(chunk)},
+            {"$set": {"split_at": split_lo, "size": done_size, "splits": n + 1}, "$push": {"continuations": cont}},
+            return_document=ReturnDocument.AFTER)
+        if updated is not None:
+            self.ensure_continuations(updated, copy)
+        return updated
+
+    @staticmethod
+    def same_split(chunk: dict) -> dict:
+        """A query condition: the row has been split exactly as often as `chunk` (so a
+        completion counts only the range that execution read)."""
+        return {"splits": chunk.get("splits")}     # None also matches a row never split
+
+    def ensure_continuations(self, chunk: dict, copy: tuple[str, ...]) -> list[str]:
+        """Continuation rows of a split chunk (created if missing); their ids."""
+        conts = chunk.get("continuations") or []
+        base = {k: chunk.get(k) for k in (self.owner_field, *copy)}
+        self.add([{**base, **c, "done": False, "parent": chunk["_id"], "created_at": utcnow()} for c in conts])
+        return [c["_id"] for c in conts]
 
     def pending(self, owner_id: str, **match: Any) -> list[dict]:
         return list(self.coll.find({self.owner_field: owner_id, "done": False, **match}))

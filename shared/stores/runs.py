@@ -72,6 +72,14 @@ class RunStore(Store):
     def list(self, namespace_id: str, query: dict, *, limit: int | None, cursor: str | None) -> Page:
         return paginate(self.coll, {"namespace_id": namespace_id, **query}, limit=limit, cursor=cursor)
 
+    CHUNK_FIELDS = ("index",)
+
+    def split_chunk(self, chunk: dict, split_lo: Any, done_size: int) -> dict | None:
+        return self.ledger.split(chunk, split_lo, done_size, self.CHUNK_FIELDS)
+
+    def ensure_continuations(self, chunk: dict) -> list[str]:
+        return self.ledger.ensure_continuations(chunk, self.CHUNK_FIELDS)
+
     def totals(self, run_id: str) -> dict:
         """Live per-step counts summed over completed chunk rows, plus chunk progress."""
         passed, failed = [0] * len(STEPS), [0] * len(STEPS)

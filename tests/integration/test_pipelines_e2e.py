@@ -315,3 +315,27 @@ def test_incremental_runs_from_external_mongodb_into_a_webhook(api, services, mo
         assert wait_run(api, again["id"])["passed"] == [0] * 5  # nothing newer
     finally:
         mongo_client.drop_database("sluice_ext_inc")
+
+
+def test_a_slow_run_chunk_over_external_mongodb_hands_on_its_remaining_records(api, app, services, mongo_client,
+                                                                                 start_worker):
+    # ObjectId keys, so the split bound goes through the external source's bound encoding.
+    ext = mongo_client["sluice_ext_slow"]
+    ext.events.insert_many([{"i": i} for i in range(20)])
+    try:
+        src = connection(api, "ext-slow", "mongodb", {"uri": services.mongo_url, "database": "sluice_ext_slow",
+                                                       "collection": "events"})
+        dst = connection(api, "out", "mongodb", {"uri": services.mongo_url, "database": "sluice_ext_slow"})
+        _, p, _ = api.post("/v1/pipelines", json={
+            "code": "function transform(r) { var t = Date.now(); while (Date.now() - t < 150) {} return {i: r.i}; }",
+            "source": {"connection_id": src}, "destination": {"connection_id": dst, "collection": "out"}})
+        start_worker(concurrency=1, env={"SLUICE_TASK_SOFT_TIME_LIMIT_S": "2", "SLUICE_TASK_TIME_LIMIT_S": "4"})
+        _, started, _ = api.post(f"/v1/pipelines/{p['pipeline_id']}/runs", json={})
+        run = wait_run(api, started["id"], timeout=60)
+        assert run["status"] == "COMPLETED", run["error"]
+        assert run["passed"] == [20] * 5 and run["failed"] == [0] * 5
+        assert sorted(d["i"] for d in ext.out.find()) == list(range(20))
+        rows = list(app.extensions["sluice.stores"].runs.ledger.coll.find({"run_id": started["id"]}))
+        assert len(rows) >= 2 and any(r.get("parent") for r in rows) and sum(r["size"] for r in rows) == 20
+    finally:
+        mongo_client.drop_database("sluice_ext_slow")
