@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from shared.connectors.config import config_secrets
+from shared.connectors.masking import config_secrets
 
 MAX_CLIENTS = 16
 _lock = threading.Lock()

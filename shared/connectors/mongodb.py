@@ -17,7 +17,8 @@ from pymongo.errors import BulkWriteError, PyMongoError
 from pymongo.uri_parser import parse_uri
 
 from shared.connectors.base import Destination, Source
-from shared.connectors.config import config_secrets, mongo_name_problem, scrub
+from shared.connectors.config import mongo_name_problem
+from shared.connectors.masking import config_secrets, scrub
 from shared.errors import ValidationFailed
 from shared.stores.scan import id_boundaries, range_query
 

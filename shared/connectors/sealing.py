@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from shared.connectors.config import MASK, is_sensitive_name, url_secrets
+from shared.connectors.masking import MASK, is_sensitive_name, url_secrets
 from shared.secretbox import SecretBox, UndecryptableSecret
 
 URL_FIELDS = {"mongodb": ("uri",), "webhook": ("url",)}

@@ -34,7 +34,7 @@ from tenacity import (Retrying, RetryCallState, retry_if_exception_type, stop_af
                       stop_after_delay, wait_exponential, wait_random)
 
 from shared.connectors.base import Destination, jsonable
-from shared.connectors.config import config_secrets, mask_url, scrub
+from shared.connectors.masking import config_secrets, mask_url, scrub
 from shared.netguard import AddressRefused, guarded_session
 from shared.settings import Settings
 

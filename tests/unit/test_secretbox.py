@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from shared.connectors.config import MASK
+from shared.connectors.masking import MASK
 from shared.connectors.sealing import open_config, open_webhook, seal_config, seal_webhook
 from shared.secretbox import (PREFIX, SecretBox, UndecryptableSecret, box_for, derive_dev_key, generate_key,
                               is_sealed, key_problem, parse_keys)

@@ -8,7 +8,7 @@ from api.context import settings, stores, tasks
 from api.jsonio import load, page_response, query_int
 from api.openapi import documented
 from api.resources.common import StrictSchema
-from shared.connectors.config import mask_url
+from shared.connectors.masking import mask_url
 from shared.engine.events import EVENT_TYPES
 from shared.errors import ValidationFailed
 from shared.ids import new_id
