@@ -263,6 +263,7 @@ def run_size(services: Any, celery: Any, args: argparse.Namespace, n: int) -> di
                 sum(cpu.get(k, 0.0) for k in ("worker", "mongod", "redis")) * 1000 / n, 3)
             log(f"N={n:,}: {what} {out[what]['objects_per_s']:,} obj/s ({out[what]['seconds']} s)")
         sampler.set_phase("done")
+        out["engine"]["result_keys"] = result_key_ttls(celery.backend.client)
         peaks = sampler.peaks
         engine, floor = out["engine"], out["floor"]
         return {"n": n, "load_seconds": round(load_s, 1), "engine": engine, "floor": floor,
@@ -282,6 +283,15 @@ def run_size(services: Any, celery: Any, args: argparse.Namespace, n: int) -> di
         stores.mongo.close()
         if services.started_redis:          # only a Redis we started may be flushed
             celery.backend.client.flushdb()
+
+
+def result_key_ttls(client: Any) -> dict:
+    """What the runs left in the Redis result backend: task results and chord counters, and
+    how many of them have no TTL (the backend must not grow without bound). Read-only."""
+    keys = [k for pattern in ("celery-task-meta-*", "chord-*", "*.j", "*.t") for k in client.scan_iter(pattern)]
+    ttls = [client.ttl(k) for k in keys]
+    return {"keys": len(keys), "without_ttl": sum(1 for t in ttls if t == -1),
+            "max_ttl_s": max(ttls, default=0)}
 
 
 def stop_process(proc: Any, workdir: Any = None) -> None:
@@ -322,7 +332,9 @@ def verdict(results: list[dict], floor_ratio: float, min_rate: float) -> dict:
     return {"per_n": per_n, "ratio_ok": all(m["ratio"] >= floor_ratio for m in per_n),
             "rate_ok": all(m["engine_objects_per_s"] >= min_rate for m in per_n),
             "memory_growth": round(growth, 3), "memory_flat": growth <= FLAT_TOLERANCE,
-            "problems": [p for r in results for p in r["engine"]["problems"] + r["floor"]["problems"]]}
+            "problems": [p for r in results for p in r["engine"]["problems"] + r["floor"]["problems"]]
+            + [f"N={r['n']}: {r['engine']['result_keys']['without_ttl']} result-backend keys without a TTL"
+               for r in results if (r["engine"].get("result_keys") or {}).get("without_ttl")]}
 
 
 def print_report(results: list[dict], args: argparse.Namespace, summary: dict) -> None:
@@ -347,6 +359,9 @@ def print_report(results: list[dict], args: argparse.Namespace, summary: dict) -
         print(f"    floor  ms: {stages}")
         cpu = lambda d: ", ".join(f"{k} {v:.1f}" for k, v in d.items())  # noqa: E731
         print(f"    CPU s: engine [{cpu(e['cpu_seconds'])}]  floor [{cpu(f['cpu_seconds'])}]")
+        rk = e.get("result_keys") or {}
+        print(f"    Redis result backend after both runs: {rk.get('keys', 0):,} keys, "
+              f"{rk.get('without_ttl', 0)} without a TTL (longest TTL {rk.get('max_ttl_s', 0)} s)")
         print(f"    CPU ms per object (workers+mongod+redis): engine {e['cpu_ms_per_object']:.3f}  "
               f"floor {f['cpu_ms_per_object']:.3f}  cost ratio floor/engine "
               f"{f['cpu_ms_per_object'] / e['cpu_ms_per_object']:.2f}")
