@@ -55,6 +55,29 @@ def flower_cmd(port: int) -> list[str]:
             "--address=127.0.0.1"]
 
 
+def local_secret_key(config_home: str | None = None) -> str:
+    """The key `sluice up` seals secrets with when it runs against an external MongoDB and
+    SLUICE_SECRET_KEY is unset: generated once into $XDG_CONFIG_HOME/sluice/secret.key
+    (~/.config by default), readable by its owner only, and reused by every later run."""
+    from shared.secretbox import generate_key, key_problem
+
+    base = Path(config_home or os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    path = base / "sluice" / "secret.key"
+    if path.exists():
+        key = path.read_text().strip()
+        if key_problem(key) is None:
+            return key
+        raise SystemExit(f"{path} does not hold a Fernet key; fix it or set SLUICE_SECRET_KEY")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = generate_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key + "\n")
+    print(f"sluice up: generated the key that seals connection secrets: {path} (keep it; "
+          "set SLUICE_SECRET_KEY to it in other deployments of this database)", file=sys.stderr)
+    return key
+
+
 def bootstrap(env: dict[str, str]) -> str:
     """Create the 'default' namespace and a key scoped to every namespace; return the secret."""
     from shared.settings import Settings
@@ -175,6 +198,10 @@ def embedded(port: int | None = None, flower_port: int | None = None, concurrenc
             from shared.secretbox import generate_key
 
             env.setdefault("SLUICE_SECRET_KEY", generate_key())
+        elif not env.get("SLUICE_SECRET_KEY"):
+            # An external MongoDB keeps its data between runs, and so must the key its
+            # secrets are sealed with (the admin-key fallback changes with every run's key).
+            env["SLUICE_SECRET_KEY"] = local_secret_key()
         # Flower listens on loopback only here, so its API may answer without its own auth.
         env.setdefault("FLOWER_UNAUTHENTICATED_API", "true")
         key = bootstrap(env)

@@ -127,3 +127,20 @@ def test_webhook_subscriptions_seal_url_tokens_and_secret():
     assert is_sealed(sealed["url"]) and is_sealed(sealed["secret"]) and sealed["events"] == doc["events"]
     assert open_webhook(sealed, BOX) == doc
     assert open_webhook(seal_webhook(doc, SecretBox([NEW])), BOX, lenient=True)["secret"] == MASK
+
+
+def test_sluice_up_keeps_one_local_key_for_an_external_mongodb(tmp_path):
+    import os
+    import stat
+
+    from shared.cli_procs import local_secret_key
+    from shared.secretbox import key_problem
+
+    first = local_secret_key(str(tmp_path))
+    path = tmp_path / "sluice" / "secret.key"
+    assert key_problem(first) is None and path.read_text().strip() == first
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert local_secret_key(str(tmp_path)) == first          # the next run seals with the same key
+    path.write_text("not a key")
+    with pytest.raises(SystemExit):
+        local_secret_key(str(tmp_path))
