@@ -118,7 +118,8 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
     if stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration, worker, chunk=chunk):
         record_metrics(stores.metrics, "collection", collection["_id"], counts["processed"], errors_by_code,
                        duration / 1000)
-    stores.batches.heartbeat(batch["_id"])
+    # A stall is judged over stall_timeout_s; a heartbeat every 1/20th of it is plenty.
+    stores.batches.heartbeat(batch["_id"], min(5.0, settings.stall_timeout_s / 20))
     return {**counts, "continuations": continuations} if continuations else counts
 
 

@@ -5,6 +5,7 @@ update), so a redelivered chunk can never count twice, and tier counters are the
 their chunk rows — live while the tier runs."""
 from __future__ import annotations
 
+import time
 from typing import Any, Iterable
 
 from pymongo import ReturnDocument, UpdateOne
@@ -28,6 +29,7 @@ class BatchStore(Store):
         self.ledger = ChunkLedger(db["batch_chunks"], "batch_id")
         self.chunks = self.ledger.coll
         self.failures = db["batch_failures"]
+        self._beats: dict[str, float] = {}   # batch id -> monotonic time of this process's last heartbeat
 
     def indexes(self) -> list[IndexModel]:
         return [IndexModel([("namespace_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
@@ -78,8 +80,16 @@ class BatchStore(Store):
                                              {"$set": {**fields, "updated_at": utcnow()}},
                                              return_document=ReturnDocument.AFTER)
 
-    def heartbeat(self, batch_id: str) -> None:
-        """Progress was made: the watchdog's stall clock and its re-dispatch count restart."""
+    def heartbeat(self, batch_id: str, min_interval_s: float = 0.0) -> None:
+        """Progress was made: the watchdog's stall clock and its re-dispatch count restart.
+        With `min_interval_s`, a process writes at most that often per batch: every chunk of
+        every worker would otherwise update the one batch document, a hot spot as pools grow."""
+        now = time.monotonic()
+        if min_interval_s and now - self._beats.get(batch_id, -1e9) < min_interval_s:
+            return
+        if len(self._beats) > 1000:
+            self._beats.clear()
+        self._beats[batch_id] = now
         self.coll.update_one({"_id": batch_id}, {"$set": {"heartbeat_at": utcnow(), "redispatches": 0}})
 
     def stalled(self, older_than: Any, statuses: list[str]) -> list[dict]:

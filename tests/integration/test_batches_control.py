@@ -167,3 +167,22 @@ def test_a_split_chunk_redelivered_keeps_its_split_and_recreates_lost_continuati
     assert stats["counts"]["processed"] == 30 and stats["total"] == 30 and stats["chunks_total"] == 2
     assert stores.documents.count([stores.collections.find(stores.batches.get(trig["batch_id"])["namespace_id"],
                                                            "sp-c")["_id"]]) == 30
+
+
+def test_heartbeats_are_throttled_per_process_and_batch(mongo_db):
+    from datetime import datetime
+
+    from shared.stores.batches import BatchStore
+
+    store = BatchStore(mongo_db)
+    old = datetime(2020, 1, 1)
+    store.coll.insert_many([{"_id": b, "heartbeat_at": old, "redispatches": 2} for b in ("bat_a", "bat_b")])
+    store.heartbeat("bat_a", 60)
+    assert store.coll.find_one({"_id": "bat_a"})["heartbeat_at"] > old
+    store.coll.update_one({"_id": "bat_a"}, {"$set": {"heartbeat_at": old}})
+    store.heartbeat("bat_a", 60)                       # within the interval: no write
+    assert store.coll.find_one({"_id": "bat_a"})["heartbeat_at"] == old
+    store.heartbeat("bat_b", 60)                       # another batch has its own clock
+    assert store.coll.find_one({"_id": "bat_b"})["redispatches"] == 0
+    store.heartbeat("bat_a")                           # unthrottled callers always write
+    assert store.coll.find_one({"_id": "bat_a"})["heartbeat_at"] > old
