@@ -58,12 +58,10 @@ def register(app: Celery) -> None:
     def process(self, chunk_id: str) -> dict:
         stores = runtime(app)
         try:
-            result = process_chunk(stores, app.conf.sluice_settings, chunk_id, self.request.hostname)
-            # The records a slow chunk handed on: outside the tier's chord, so the tier's
-            # callback waits for them through the chunk rows (finish_tier says "wait").
-            for continuation in result.get("continuations", ()):
-                process.si(continuation).apply_async(task_id=continuation)
-            return result
+            # Records a slow chunk hands on run outside the tier's chord: the tier's callback
+            # waits for them through the chunk rows (finish_tier says "wait").
+            return process_chunk(stores, app.conf.sluice_settings, chunk_id, self.request.hostname,
+                                 dispatch=lambda ids: [process.si(c).apply_async(task_id=c) for c in ids])
         except TRANSIENT_ERRORS as exc:
             if self.request.retries >= self.max_retries:
                 batch_id = chunk_id.split(":", 1)[0]

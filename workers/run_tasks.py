@@ -50,11 +50,9 @@ def register(app: Celery) -> None:
     def run_chunk(self, chunk_id: str) -> dict:
         stores = runtime(app)
         try:
-            result = process_run_chunk(stores, app.conf.sluice_settings, chunk_id)
-            # Records a slow chunk handed on: run_done waits for them through the chunk rows.
-            for continuation in result.get("continuations", ()):
-                run_chunk.si(continuation).apply_async(task_id=continuation)
-            return result
+            # Records a slow chunk hands on: run_done waits for them through the chunk rows.
+            return process_run_chunk(stores, app.conf.sluice_settings, chunk_id,
+                                     dispatch=lambda ids: [run_chunk.si(c).apply_async(task_id=c) for c in ids])
         except TRANSIENT_ERRORS as exc:
             if self.request.retries >= self.max_retries:
                 engine.fail_run(stores, chunk_id.split(":", 1)[0], f"chunk {chunk_id} failed after retries: {exc}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, Callable
 
 from shared.engine import docbuild, sources
 from shared.engine.taxonomy import apply_taxonomies, compile_taxonomy
@@ -45,12 +45,14 @@ def time_budget_s(settings: Settings) -> float:
 
 
 def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | None = None,
-                  budget_s: float | None = None) -> dict:
+                  budget_s: float | None = None, dispatch: Callable[[list[str]], None] | None = None) -> dict:
     """Process one chunk; idempotent (a done chunk is skipped, documents are upserts).
     `worker` (the Celery hostname) is recorded on the chunk row, so operators can see how
     work spread over a pool. A chunk still working after `budget_s` splits: the records left
-    become a new pending chunk, returned as `continuations` for the caller to dispatch, so
-    slow records (up to the JS time limit each) never make a chunk outlive the task limit."""
+    become a new pending chunk, handed to `dispatch` at once (so another worker can start on
+    it, and a crash before this chunk completes cannot strand it) and listed in the result as
+    `continuations`. Slow records (up to the JS time limit each) therefore never make a chunk
+    outlive the task limit."""
     started = time.monotonic()
     budget = time_budget_s(settings) if budget_s is None else budget_s
     chunk = stores.batches.chunk(chunk_id)
@@ -64,6 +66,8 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
     # A redelivered chunk that was split keeps its split, and re-creates its continuations in
     # case it died before writing them.
     continuations = stores.batches.ensure_continuations(chunk) if chunk.get("split_at") else []
+    if continuations and dispatch is not None:
+        dispatch(continuations)
     collection = stores.collections.by_id(chunk["collection_id"])
     src_type = collection["source"]["type"]
     store, query = sources.tier_input(stores, batch, collection, chunk["tier_num"], chunk.get("only_ids"))
@@ -83,6 +87,8 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
                 split = stores.batches.split_chunk(chunk, row["_id"], k)
                 if split is not None:
                     chunk, continuations = split, [c["_id"] for c in split["continuations"]]
+                    if dispatch is not None:
+                        dispatch(continuations[-1:])
                     counts["fetched"] = k
                     break
             if node is not None and not matches(node, sources.record_view(row, src_type)):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, Callable
 
 from shared.connectors import destination_for, source_for
 from shared.engine.chunk import record_metrics, time_budget_s
@@ -51,10 +51,11 @@ def validate_output(record: dict) -> None:
         raise StepFailure("RECORD_TOO_LARGE", f"record is {size} bytes; the limit is {MAX_RECORD_BYTES}")
 
 
-def process_run_chunk(stores: Any, settings: Settings, chunk_id: str, budget_s: float | None = None) -> dict:
+def process_run_chunk(stores: Any, settings: Settings, chunk_id: str, budget_s: float | None = None,
+                      dispatch: Callable[[list[str]], None] | None = None) -> dict:
     """One chunk of a run; idempotent. Like a batch chunk, one still working after `budget_s`
-    (half the soft task limit) hands its remaining records to continuations (returned for
-    the caller to dispatch)."""
+    (half the soft task limit) hands its remaining records to continuations, given to
+    `dispatch` at once and listed in the result."""
     started = time.monotonic()
     budget = time_budget_s(settings) if budget_s is None else budget_s
     chunk = stores.runs.ledger.get(chunk_id)
@@ -67,6 +68,8 @@ def process_run_chunk(stores: Any, settings: Settings, chunk_id: str, budget_s: 
                                     when=stores.runs.ledger.same_split(chunk))
         return {"skipped": True}
     continuations = stores.runs.ensure_continuations(chunk) if chunk.get("split_at") is not None else []
+    if continuations and dispatch is not None:
+        dispatch(continuations)
     pipeline = stores.pipelines.by_id(run["pipeline"])
     connections = stores.connections
     source = source_for(stores, connections.by_id(pipeline["source"]["connection_id"]), pipeline["source"])
@@ -93,6 +96,8 @@ def process_run_chunk(stores: Any, settings: Settings, chunk_id: str, budget_s: 
                     split = stores.runs.split_chunk(chunk, source.bound(row), k)
                     if split is not None:
                         chunk, continuations = split, [c["_id"] for c in split["continuations"]]
+                        if dispatch is not None:
+                            dispatch(continuations[-1:])
                         break
                 key = source.key(row)
                 record = source.record(row)
