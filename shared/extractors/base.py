@@ -145,6 +145,17 @@ def get_path(record: Any, path: str) -> Any:
     return cur
 
 
+def text_input(inputs: dict[str, Any], name: str = "text") -> str:
+    """The string input `name` of a text extractor, or the RecordError a record gets when it
+    is missing or not a string."""
+    value = inputs.get(name)
+    if value is None:
+        raise RecordError("MISSING_INPUT", f"input {name!r} is missing")
+    if not isinstance(value, str):
+        raise RecordError("INVALID_INPUT", f"input {name!r} must be a string, not {type(value).__name__}")
+    return value
+
+
 def resolve_inputs(spec: ExtractorSpec, record: dict[str, Any],
                    input_mapping: dict[str, str] | None = None) -> dict[str, Any]:
     """The `inputs` dict for `ExtractorRun.apply`.

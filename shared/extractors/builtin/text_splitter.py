@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.extractors.base import (OUTPUT_MULTIPLE, Extractor, ExtractorRun, ExtractorSpec,
-                                    RecordError)
+                                    text_input)
 from shared.extractors.registry import register
 from shared.extractors.text import Span, sentence_spans, word_spans
 
@@ -99,10 +99,5 @@ class _SplitterRun(ExtractorRun):
         self.unit, self.size, self.overlap = unit, size, overlap
 
     def apply(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
-        text = inputs.get("text")
-        if text is None:
-            raise RecordError("MISSING_INPUT", "input 'text' is missing")
-        if not isinstance(text, str):
-            raise RecordError("INVALID_INPUT", f"input 'text' must be a string, "
-                                               f"not {type(text).__name__}")
+        text = text_input(inputs)
         return split(text, self.unit, self.size, self.overlap)

@@ -6,7 +6,7 @@ from operator import itemgetter
 from typing import Any
 
 from shared.extractors.base import (OUTPUT_SINGLE, Extractor, ExtractorRun, ExtractorSpec,
-                                    RecordError)
+                                    text_input)
 from shared.extractors.registry import register
 from shared.extractors.text import STOPWORDS, sentence_count, terms
 
@@ -85,12 +85,7 @@ class _StatsRun(ExtractorRun):
         self.memo: dict[str, str | None] = {}
 
     def apply(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
-        text = inputs.get("text")
-        if text is None:
-            raise RecordError("MISSING_INPUT", "input 'text' is missing")
-        if not isinstance(text, str):
-            raise RecordError("INVALID_INPUT", f"input 'text' must be a string, "
-                                               f"not {type(text).__name__}")
+        text = text_input(inputs)
         if len(self.memo) > self.MEMO_LIMIT:   # a chunk of very varied texts: stay bounded
             self.memo.clear()
         return [text_stats(text, self.top_k, self.stopwords, self.memo)]
