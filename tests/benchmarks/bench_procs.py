@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -11,6 +10,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from tests.e2e_support import stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -50,13 +51,7 @@ class BenchWorker:
         return Path(self.log.name).read_text(errors="replace")[-8000:]
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_group(self.proc)
         self.log.close()
         os.unlink(self.log.name)
 
