@@ -44,6 +44,28 @@ def time_budget_s(settings: Settings) -> float:
     return settings.task_soft_time_limit_s / 2
 
 
+def resume_split(owner: Any, chunk: dict, dispatch: Callable[[list[str]], None] | None) -> list[str]:
+    """A chunk an earlier execution split keeps its split: its continuations' rows are
+    re-created (it may have died before writing them) and sent again. `owner` is the store
+    of the chunk rows (batches or runs)."""
+    if chunk.get("split_at") is None:
+        return []
+    ids = owner.ensure_continuations(chunk)
+    if dispatch is not None:
+        dispatch(ids)
+    return ids
+
+
+def hand_on(owner: Any, chunk: dict, split_lo: Any, done: int,
+            dispatch: Callable[[list[str]], None] | None) -> dict | None:
+    """Split `chunk` before the record at `split_lo` (after `done` records) and send the new
+    continuation at once; the updated chunk row, or None if the row changed meanwhile."""
+    split = owner.split_chunk(chunk, split_lo, done)
+    if split is not None and dispatch is not None:
+        dispatch([split["continuations"][-1]["_id"]])
+    return split
+
+
 def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | None = None,
                   budget_s: float | None = None, dispatch: Callable[[list[str]], None] | None = None) -> dict:
     """Process one chunk; idempotent (a done chunk is skipped, documents are upserts).
@@ -63,15 +85,12 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
     if batch["status"] != BatchStatus.PROCESSING.value or batch.get("cancel_requested"):
         stores.batches.complete_chunk(chunk_id, counts, {}, 0, chunk=chunk)
         return {"skipped": True}
-    # A redelivered chunk that was split keeps its split, and re-creates its continuations in
-    # case it died before writing them.
-    continuations = stores.batches.ensure_continuations(chunk) if chunk.get("split_at") else []
-    if continuations and dispatch is not None:
-        dispatch(continuations)
+    continuations = resume_split(stores.batches, chunk, dispatch)
     collection = stores.collections.by_id(chunk["collection_id"])
     src_type = collection["source"]["type"]
     store, query = sources.tier_input(stores, batch, collection, chunk["tier_num"], chunk.get("only_ids"))
-    rows = store.fetch_range(query, chunk["lo"], chunk.get("split_at") or chunk.get("hi"), store.ENGINE_FIELDS)
+    rows = store.fetch_range(query, chunk["lo"], stores.batches.ledger.current_hi(chunk),
+                             store.ENGINE_FIELDS)
     counts["fetched"] = len(rows)
     node = _view_filter(collection)
     taxonomies = [compile_taxonomy(tax, app.get("output_collection_id")) for app, tax in
@@ -84,11 +103,9 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
         steps = open_steps(collection, settings, stack)
         for k, row in enumerate(rows):
             if k and time.monotonic() - started > budget:
-                split = stores.batches.split_chunk(chunk, row["_id"], k)
+                split = hand_on(stores.batches, chunk, row["_id"], k, dispatch)
                 if split is not None:
                     chunk, continuations = split, [c["_id"] for c in split["continuations"]]
-                    if dispatch is not None:
-                        dispatch(continuations[-1:])
                     counts["fetched"] = k
                     break
             if node is not None and not matches(node, sources.record_view(row, src_type)):

@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable
 
 from shared.connectors import destination_for, source_for
-from shared.engine.chunk import record_metrics, time_budget_s
+from shared.engine.chunk import hand_on, record_metrics, resume_split, time_budget_s
 from shared.engine.runs import JS_ENTRY_POINTS
 from shared.filters import matches, parse_filter
 from shared.jsbox import JsError, JsLimits, Sandbox
@@ -67,9 +67,7 @@ def process_run_chunk(stores: Any, settings: Settings, chunk_id: str, budget_s: 
         stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "duration_ms": 0},
                                     when=stores.runs.ledger.same_split(chunk))
         return {"skipped": True}
-    continuations = stores.runs.ensure_continuations(chunk) if chunk.get("split_at") is not None else []
-    if continuations and dispatch is not None:
-        dispatch(continuations)
+    continuations = resume_split(stores.runs, chunk, dispatch)
     pipeline = stores.pipelines.by_id(run["pipeline"])
     connections = stores.connections
     source = source_for(stores, connections.by_id(pipeline["source"]["connection_id"]), pipeline["source"])
@@ -85,19 +83,16 @@ def process_run_chunk(stores: Any, settings: Settings, chunk_id: str, budget_s: 
 
     try:
         query = source.query(None, run.get("cursor_from"), pipeline.get("update_time_field"))
-        hi = chunk["split_at"] if chunk.get("split_at") is not None else chunk.get("hi")
-        rows = source.fetch_range(query, chunk["lo"], hi)
+        rows = source.fetch_range(query, chunk["lo"], stores.runs.ledger.current_hi(chunk))
         node = parse_filter(pipeline["source"].get("filters"), "source.filters")
         items: list[tuple[str, dict]] = []
         limits = JsLimits.capped(pipeline.get("js_limits"), settings)
         with Sandbox(pipeline["code"], JS_ENTRY_POINTS, limits) as sandbox:
             for k, row in enumerate(rows):
                 if k and time.monotonic() - started > budget:
-                    split = stores.runs.split_chunk(chunk, source.bound(row), k)
+                    split = hand_on(stores.runs, chunk, source.bound(row), k, dispatch)
                     if split is not None:
                         chunk, continuations = split, [c["_id"] for c in split["continuations"]]
-                        if dispatch is not None:
-                            dispatch(continuations[-1:])
                         break
                 key = source.key(row)
                 record = source.record(row)

@@ -39,7 +39,7 @@ class ChunkLedger:
         continuation's bounds in one atomic update, so a redelivery of the parent reads only
         [lo, split_at) and re-creates the continuation row if it died before writing it.
         None when the row changed meanwhile (no split made)."""
-        hi = chunk.get("split_at") if chunk.get("split_at") is not None else chunk.get("hi")
+        hi = self.current_hi(chunk)
         n = len(chunk.get("continuations") or [])
         cont = {"_id": f"{chunk['_id']}+{n + 1}", "lo": split_lo, "hi": hi,
                 "size": max(0, chunk.get("size", 0) - done_size)}
@@ -52,6 +52,11 @@ class ChunkLedger:
         if updated is not None:
             self.ensure_continuations(updated, copy)
         return updated
+
+    @staticmethod
+    def current_hi(chunk: dict) -> Any:
+        """Where a chunk's own range ends now: its split point once split, else its `hi`."""
+        return chunk["split_at"] if chunk.get("split_at") is not None else chunk.get("hi")
 
     @staticmethod
     def same_split(chunk: dict) -> dict:
