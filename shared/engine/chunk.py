@@ -44,6 +44,12 @@ def time_budget_s(settings: Settings) -> float:
     return settings.task_soft_time_limit_s / 2
 
 
+def heartbeat_interval_s(settings: Settings) -> float:
+    """How often a process marks a batch or run alive: a stall is judged over
+    stall_timeout_s, so a heartbeat every 1/20th of it (at most 5 s) is plenty."""
+    return min(5.0, settings.stall_timeout_s / 20)
+
+
 def resume_split(owner: Any, chunk: dict, dispatch: Callable[[list[str]], None] | None) -> list[str]:
     """A chunk an earlier execution split keeps its split: its continuations' rows are
     re-created (it may have died before writing them) and sent again. `owner` is the store
@@ -141,8 +147,7 @@ def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | 
     if stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration, worker, chunk=chunk):
         record_metrics(stores.metrics, "collection", collection["_id"], counts["processed"], errors_by_code,
                        duration / 1000)
-    # A stall is judged over stall_timeout_s; a heartbeat every 1/20th of it is plenty.
-    stores.batches.heartbeat(batch["_id"], min(5.0, settings.stall_timeout_s / 20))
+    stores.batches.heartbeat(batch["_id"], heartbeat_interval_s(settings))
     return {**counts, "continuations": continuations} if continuations else counts
 
 

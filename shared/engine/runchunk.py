@@ -7,7 +7,7 @@ import time
 from typing import Any, Callable
 
 from shared.connectors import destination_for, source_for
-from shared.engine.chunk import hand_on, record_metrics, resume_split, time_budget_s
+from shared.engine.chunk import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
 from shared.engine.runs import JS_ENTRY_POINTS
 from shared.filters import matches, parse_filter
 from shared.jsbox import JsError, JsLimits, Sandbox
@@ -141,7 +141,7 @@ def process_run_chunk(stores: Any, settings: Settings, chunk_id: str, budget_s: 
         for f in failures:
             by_code[f["code"]] = by_code.get(f["code"], 0) + 1
         record_metrics(stores.metrics, "pipeline", pipeline["_id"], passed[WRITE], by_code, seconds)
-    stores.runs.heartbeat(run["_id"])
+    stores.runs.heartbeat(run["_id"], heartbeat_interval_s(settings))
     out: dict[str, Any] = {"passed": passed, "failed": failed}
     if continuations:
         out["continuations"] = continuations

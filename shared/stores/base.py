@@ -1,9 +1,12 @@
 """Base for stores: each store owns one Mongo collection, its document shape and indexes."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from shared.timeutil import utcnow
 
 __all__ = ["Store", "IndexModel", "ASCENDING", "DESCENDING"]
 
@@ -84,6 +87,27 @@ class NamedStore(Store):
         if doc is None:
             raise NotFound(f"{self.kind} '{_id}' does not exist", code=self.not_found_code)
         return doc
+
+
+class HeartbeatStore(Store):
+    """Rows of chunked jobs (batches, runs) that workers mark alive as chunks complete."""
+
+    def __init__(self, db: Any):
+        super().__init__(db)
+        self._beats: dict[str, float] = {}   # row id -> monotonic time of this process's last beat
+
+    def heartbeat(self, owner_id: str, min_interval_s: float = 0.0) -> None:
+        """Progress was made: the watchdog's stall clock and its re-dispatch count restart.
+        With `min_interval_s`, a process writes at most that often per row: every chunk of
+        every worker would otherwise update the one batch or run document, a hot spot as
+        pools grow."""
+        now = time.monotonic()
+        if min_interval_s and now - self._beats.get(owner_id, -1e9) < min_interval_s:
+            return
+        if len(self._beats) > 1000:
+            self._beats.clear()
+        self._beats[owner_id] = now
+        self.coll.update_one({"_id": owner_id}, {"$set": {"heartbeat_at": utcnow(), "redispatches": 0}})
 
 
 class ChunkSource(Store):

@@ -5,14 +5,13 @@ update), so a redelivered chunk can never count twice, and tier counters are the
 their chunk rows — live while the tier runs."""
 from __future__ import annotations
 
-import time
 from typing import Any, Iterable
 
 from pymongo import ReturnDocument, UpdateOne
 
 from shared.errors import NotFound
 from shared.status import allowed_from
-from shared.stores.base import ASCENDING, IndexModel, Store
+from shared.stores.base import ASCENDING, HeartbeatStore, IndexModel
 from shared.stores.ledger import ChunkLedger
 from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
@@ -20,7 +19,7 @@ from shared.timeutil import utcnow
 COUNTERS = ("fetched", "after_filter", "processed", "written", "failed")
 
 
-class BatchStore(Store):
+class BatchStore(HeartbeatStore):
     collection_name = "batches"
     id_field = "batch_id"
 
@@ -29,7 +28,6 @@ class BatchStore(Store):
         self.ledger = ChunkLedger(db["batch_chunks"], "batch_id")
         self.chunks = self.ledger.coll
         self.failures = db["batch_failures"]
-        self._beats: dict[str, float] = {}   # batch id -> monotonic time of this process's last heartbeat
 
     def indexes(self) -> list[IndexModel]:
         return [IndexModel([("namespace_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
@@ -79,18 +77,6 @@ class BatchStore(Store):
         return self.coll.find_one_and_update({"_id": batch_id, **(when or {})},
                                              {"$set": {**fields, "updated_at": utcnow()}},
                                              return_document=ReturnDocument.AFTER)
-
-    def heartbeat(self, batch_id: str, min_interval_s: float = 0.0) -> None:
-        """Progress was made: the watchdog's stall clock and its re-dispatch count restart.
-        With `min_interval_s`, a process writes at most that often per batch: every chunk of
-        every worker would otherwise update the one batch document, a hot spot as pools grow."""
-        now = time.monotonic()
-        if min_interval_s and now - self._beats.get(batch_id, -1e9) < min_interval_s:
-            return
-        if len(self._beats) > 1000:
-            self._beats.clear()
-        self._beats[batch_id] = now
-        self.coll.update_one({"_id": batch_id}, {"$set": {"heartbeat_at": utcnow(), "redispatches": 0}})
 
     def stalled(self, older_than: Any, statuses: list[str]) -> list[dict]:
         return list(self.coll.find({"status": {"$in": statuses}, "heartbeat_at": {"$lt": older_than}}))

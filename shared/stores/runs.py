@@ -7,7 +7,7 @@ from pymongo import ReturnDocument, UpdateOne
 
 from shared.errors import NotFound
 from shared.status import allowed_from
-from shared.stores.base import ASCENDING, DESCENDING, IndexModel, Store
+from shared.stores.base import ASCENDING, DESCENDING, HeartbeatStore, IndexModel
 from shared.stores.ledger import ChunkLedger
 from shared.stores.paging import Page, check_limit, paginate
 from shared.timeutil import utcnow
@@ -15,7 +15,7 @@ from shared.timeutil import utcnow
 STEPS = ("read", "filter", "transform", "validate", "write")
 
 
-class RunStore(Store):
+class RunStore(HeartbeatStore):
     collection_name = "runs"
     id_field = "id"
 
@@ -59,9 +59,6 @@ class RunStore(Store):
             {"_id": run_id, "status": {"$in": allowed_from("run", new)}},
             {"$set": {"status": new, "updated_at": utcnow(), **(extra or {})}},
             return_document=ReturnDocument.AFTER)
-
-    def heartbeat(self, run_id: str) -> None:
-        self.coll.update_one({"_id": run_id}, {"$set": {"heartbeat_at": utcnow(), "redispatches": 0}})
 
     def set_fields(self, run_id: str, fields: dict) -> None:
         self.coll.update_one({"_id": run_id}, {"$set": {**fields, "updated_at": utcnow()}})
