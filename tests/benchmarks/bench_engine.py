@@ -54,6 +54,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tests.benchmarks import bench_dag
+from tests.e2e_support import wait_until
 from tests.benchmarks.bench_app import FLOOR_CHUNK
 from tests.benchmarks.bench_procs import (BenchWorker, CpuMeter, MemorySampler, descendants,
                                           start_mongod_with_cache)
@@ -237,7 +238,9 @@ def run_size(services: Any, celery: Any, args: argparse.Namespace, n: int) -> di
                              args.worker_loglevel).start(celery)
         sampler = MemorySampler(worker.pid, interval=args.sample_interval)
         sampler.start()
-        time.sleep(1.0)
+        # An idle baseline (a few memory samples with PSS) before any work.
+        wait_until(lambda: (sampler.peaks.get("idle") or {}).get("samples", 0) >= 5, 30,
+                   message="idle memory samples")
         warm = run_engine(api, stores, warm_names[0], warm_n, args.poll, args.timeout)
         run_floor(celery, stores.mongo.db, warm_bucket, "bench_floor_warm_", warm_n, args.chunk_size,
                   args.timeout)
