@@ -71,6 +71,14 @@ class ObjectStore(ChunkSource):
             IndexModel([("bucket_id", ASCENDING), ("_id", ASCENDING)]),
         ]
 
+    @staticmethod
+    def keyed(bucket_id: str, hashes: str | list[str]) -> dict:
+        """The query for objects by unique-key hash (one, or any of a list). It repeats the
+        unique index's partial filter (`$type: string`): MongoDB uses a partial index only for
+        queries that imply its filter, and without it every keyed write scanned the bucket."""
+        cond: dict[str, Any] = {"$in": hashes} if isinstance(hashes, list) else {"$eq": hashes}
+        return {"bucket_id": bucket_id, "unique_hash": {**cond, "$type": "string"}}
+
     # -- writes -------------------------------------------------------------------------
     def _fields(self, item: dict, now: Any) -> dict:
         return {"key_prefix": item.get("key_prefix"), "metadata": item.get("metadata") or {},
@@ -90,7 +98,7 @@ class ObjectStore(ChunkSource):
             doc = self._new_doc(bucket, item, None, now)
             self.coll.insert_one(doc)
             return doc, "created"
-        key = {"bucket_id": bucket["_id"], "unique_hash": uhash}
+        key = self.keyed(bucket["_id"], uhash)
         if policy == "insert":
             doc = self._new_doc(bucket, item, uhash, now)
             try:
@@ -108,7 +116,7 @@ class ObjectStore(ChunkSource):
         return self._upsert(bucket, item, uhash, now)
 
     def _upsert(self, bucket: dict, item: dict, uhash: str, now: Any) -> tuple[dict, str]:
-        key = {"bucket_id": bucket["_id"], "unique_hash": uhash}
+        key = self.keyed(bucket["_id"], uhash)
         update = {"$set": self._fields(item, now),
                   "$setOnInsert": {"_id": new_id("object"), "namespace_id": bucket["namespace_id"],
                                    "created_at": now}}
@@ -147,8 +155,7 @@ class ObjectStore(ChunkSource):
     def _write_many_keyed(self, bucket: dict, items: list[dict], policy: str,
                           hashes: list[str | None], now: Any) -> list[dict]:
         existing = {d["unique_hash"]: d["_id"] for d in self.coll.find(
-            {"bucket_id": bucket["_id"], "unique_hash": {"$in": list(set(hashes))}},
-            {"unique_hash": 1})}
+            self.keyed(bucket["_id"], list(set(hashes))), {"unique_hash": 1})}
         ops, results, op_index = [], [], {}
         for i, (item, h) in enumerate(zip(items, hashes)):
             if policy == "update" and h not in existing:
@@ -157,7 +164,7 @@ class ObjectStore(ChunkSource):
                                           "message": "no object with this unique key exists"}})
                 continue
             op_index[len(ops)] = i
-            ops.append(UpdateOne({"bucket_id": bucket["_id"], "unique_hash": h},
+            ops.append(UpdateOne(self.keyed(bucket["_id"], h),
                                  {"$set": self._fields(item, now),
                                   "$setOnInsert": {"_id": new_id("object"),
                                                    "namespace_id": bucket["namespace_id"],
@@ -166,7 +173,7 @@ class ObjectStore(ChunkSource):
         if ops:
             self.coll.bulk_write(ops, ordered=True)
         ids = {d["unique_hash"]: d["_id"] for d in self.coll.find(
-            {"bucket_id": bucket["_id"], "unique_hash": {"$in": list(set(hashes))}}, {"unique_hash": 1})}
+            self.keyed(bucket["_id"], list(set(hashes))), {"unique_hash": 1})}
         seen: set[str] = set(existing)
         for op_i in sorted(op_index):
             i = op_index[op_i]

@@ -197,3 +197,17 @@ def test_concurrent_upserts_create_one_object_per_key(app, api, keyed):
     assert all(c in (200, 201) for c in results)
     assert results.count(201) == 10
     assert api.get(f"/v1/buckets/{b}")[1]["object_count"] == 10
+
+
+def test_unique_key_lookups_use_the_unique_index(mongo_db):
+    """The unique index is partial; a keyed query that does not imply its filter scanned the
+    whole bucket, so loading N objects into a unique-key bucket cost O(N^2)."""
+    from shared.stores.objects import ObjectStore
+
+    store = ObjectStore(mongo_db)
+    store.ensure_indexes()
+    store.coll.insert_many([{"bucket_id": "bkt_x", "unique_hash": f"h{i}"} for i in range(50)])
+    for query in (store.keyed("bkt_x", "h7"), store.keyed("bkt_x", ["h7", "h8"])):
+        plan = store.coll.find(query).explain()["queryPlanner"]["winningPlan"]
+        assert "bucket_id_1_unique_hash_1" in str(plan), plan
+        assert len(list(store.coll.find(query))) == len(query["unique_hash"].get("$in", ["one"]))
