@@ -9,7 +9,7 @@ from celery import Celery
 from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.connectors.streaming_targets import TargetUnavailable
-from shared.engine.streaming.config import STREAM_WATCHDOG, StreamingSettings
+from shared.engine.streaming.config import STREAM_WATCHDOG
 from shared.engine.streaming.control import note_error, watchdog
 from shared.engine.streaming.decisions import retry_delay
 from shared.engine.streaming.step import fail, run_step
@@ -22,7 +22,7 @@ log = logging.getLogger("sluice.streaming")
 def register(app: Celery) -> None:
     from workers.app import runtime
 
-    ss = StreamingSettings.from_env()  # read when the worker builds its app, never at import
+    ss = app.conf.sluice_settings.streaming
 
     def send(pipeline_id: str, epoch: int, chain: str, queue: str | None, countdown: float | None = None) -> None:
         step.apply_async((pipeline_id, epoch, chain), queue=queue or QUEUE_STREAMING, countdown=countdown)

@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 from typing import Any, Callable
 
-from shared.engine.streaming.config import StreamingSettings
+from shared.settings import StreamingSettings
 from shared.engine.streaming.decisions import START, command_outcome, start_mode, watchdog_action
 from shared.engine.streaming.step import fail
 from shared.errors import Conflict

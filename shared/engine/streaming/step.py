@@ -19,7 +19,7 @@ from shared.connectors.cdc import CdcSource, cdc_source
 from shared.connectors.streaming_targets import streaming_target
 from shared.engine.events import emit
 from shared.engine.streaming.apply import Batch, Transformer, Written, write
-from shared.engine.streaming.config import StreamingSettings
+from shared.settings import StreamingSettings
 from shared.engine.streaming.definition import status_view
 from shared.engine.streaming.decisions import (FRESH_SNAPSHOT, RESUME_SNAPSHOT, chunk_id, collapse,
                                                lag_seconds, read_wait_s, snapshot_advance, step_action)
