@@ -10,6 +10,7 @@ from celery import Celery
 
 from shared.connectors.webhook import WebhookDestination
 from shared.secretbox import UndecryptableSecret
+from shared.status import DeliveryStatus
 from shared.tasknames import DELIVER_WEBHOOK, WEBHOOK_SWEEP
 from shared.timeutil import iso, utcnow
 
@@ -37,7 +38,7 @@ def register(app: Celery) -> None:
     def deliver(delivery_id: str) -> str:
         stores = runtime(app)
         row = stores.webhooks.delivery(delivery_id)
-        if row is None or row["status"] != "pending":
+        if row is None or row["status"] != DeliveryStatus.PENDING.value:
             return "skipped"
         try:
             hook = stores.webhooks.by_id(row["webhook_id"])

@@ -30,7 +30,7 @@ from shared.connectors.config import supports
 from shared.connectors.internal import CollectionDestination, pipeline_document_id
 from shared.connectors.mongodb import MongoDestination
 from shared.connectors.webhook import TRANSIENT, WebhookDestination
-from shared.errors import ValidationFailed
+from shared.errors import TransientError, ValidationFailed
 from shared.stores.changefeed import delete_ids, ids_present
 from shared.stores.streaming import documents_delete, documents_present
 
@@ -40,7 +40,7 @@ TARGET_TYPES = ("collection", "mongodb", "webhook")
 _BASE_DELIVER = getattr(WebhookDestination, "deliver", None) or getattr(WebhookDestination, "_deliver")
 
 
-class TargetUnavailable(Exception):
+class TargetUnavailable(TransientError):
     """The target could not take a batch for a reason that may pass (retry the step)."""
 
 

@@ -6,6 +6,7 @@ import logging
 from typing import Any, Callable
 
 from shared.ids import new_id, new_uuid
+from shared.status import DeliveryStatus
 from shared.timeutil import utcnow
 
 EVENT_TYPES = ("batch.completed", "batch.failed", "run.completed", "run.failed", "streaming.failed")
@@ -30,7 +31,7 @@ def emit(stores: Any, namespace_id: str, event_type: str, data: dict) -> list[st
     event = {"event_id": "evt_" + new_uuid().replace("-", ""), "type": event_type, "created_at": now,
              "namespace_id": namespace_id, "data": data}
     rows = [{"_id": new_id("delivery"), "webhook_id": h["_id"], "namespace_id": namespace_id,
-             "event_id": event["event_id"], "event_type": event_type, "event": event, "status": "pending",
+             "event_id": event["event_id"], "event_type": event_type, "event": event, "status": DeliveryStatus.PENDING.value,
              "attempts": 0, "last_error": None, "dispatched_at": None, "created_at": now, "delivered_at": None}
             for h in hooks]
     stores.webhooks.add_deliveries(rows)

@@ -15,13 +15,16 @@ from shared.settings import Settings
 from shared.status import RunStatus
 from shared.stores.runs import STEPS
 from shared.timeutil import utcnow
+from shared.errors import UserError
 
 READ, FILTER, TRANSFORM, VALIDATE, WRITE = range(len(STEPS))
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_MESSAGE = 2000
 
 
-class StepFailure(Exception):
+class StepFailure(UserError):
+    """A record failed a pipeline step (transform, validate, write); counted, never retried."""
+
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code, self.message = code, message

@@ -23,7 +23,7 @@ from shared.settings import StreamingSettings
 from shared.engine.streaming.definition import status_view
 from shared.engine.streaming.decisions import (FRESH_SNAPSHOT, RESUME_SNAPSHOT, chunk_id, collapse,
                                                lag_seconds, read_wait_s, snapshot_advance, step_action)
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import NotFound, TransientError, ValidationFailed
 from shared.jsbox import JsError
 from shared.status import StreamingStatus as S
 from shared.stores.changefeed import HistoryLost, SourceInvalidated
@@ -37,7 +37,7 @@ class StepResult:
     queue: str | None = None
 
 
-class LeaseLost(Exception):
+class LeaseLost(TransientError):
     """Another chain owns the pipeline now (or a new START began): this chain ends."""
 
 
