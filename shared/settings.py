@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Mapping
 
-from shared.secretbox import GENERATE_HINT, key_problem, parse_keys
+from shared.secrets.box import GENERATE_HINT, key_problem, parse_keys
 
 
 def setting(env: str, default: Any, doc: str, *, parse: Callable[[str], Any] | None = None,
@@ -97,7 +97,7 @@ class Settings:
                              "Admin API key that may create namespaces and API keys. `sluice up` generates one.",
                              secret=True)
     # Fernet keys for secrets at rest: the first encrypts, all decrypt (rotation). Empty: a
-    # key derived from admin_key (see shared/secretbox.py).
+    # key derived from admin_key (see shared/secrets/box.py).
     secret_keys: tuple[str, ...] = setting(
         "SLUICE_SECRET_KEY", (),
         "Fernet key(s) that encrypt connection and webhook secrets in MongoDB; comma-separated for rotation "

@@ -9,7 +9,7 @@ from datetime import timedelta
 from celery import Celery
 
 from shared.connectors.webhook import WebhookDestination
-from shared.secretbox import UndecryptableSecret
+from shared.secrets.box import UndecryptableSecret
 from shared.status import DeliveryStatus
 from shared.tasknames import DELIVER_WEBHOOK, WEBHOOK_SWEEP
 from shared.timeutil import iso, utcnow

@@ -34,9 +34,9 @@ from tenacity import (Retrying, RetryCallState, retry_if_exception_type, stop_af
                       stop_after_delay, wait_exponential, wait_random)
 
 from shared.connectors.base import Destination, jsonable
-from shared.connectors.masking import config_secrets, mask_url, scrub
 from shared.errors import TransientError, UserError
 from shared.netguard import AddressRefused, guarded_session
+from shared.secrets.masking import config_secrets, mask_url, scrub
 from shared.settings import Settings
 
 log = logging.getLogger("sluice.connectors.webhook")

@@ -2,7 +2,7 @@
 happens and sent by a worker, so an event is never lost to a crash between the two).
 
 A subscription's `secret` (and a URL carrying a token) is encrypted at rest like a webhook
-connection's (shared/connectors/sealing.py): sealed on create, opened on every read here."""
+connection's (shared/secrets/sealing.py): sealed on create, opened on every read here."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,9 +10,9 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from shared.connectors.sealing import open_webhook, seal_webhook
 from shared.errors import NotFound
-from shared.secretbox import SecretBox, UndecryptableSecret
+from shared.secrets.box import SecretBox, UndecryptableSecret
+from shared.secrets.sealing import open_webhook, seal_webhook
 from shared.status import DeliveryStatus
 from shared.stores.base import ASCENDING, IndexModel, Store
 from shared.stores.paging import Page, paginate
