@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from shared.localservices import free_port
+from cli.localservices import free_port
 from tests.e2e_support import REPO, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -35,7 +35,7 @@ def test_sluice_up_serves_the_api_and_stops_on_ctrl_c(tmp_path):
     log = tmp_path / "up.log"
     env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URL", "REDIS_URL")}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "up", "--port", str(port)], cwd=REPO,
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "up", "--port", str(port)], cwd=REPO,
                                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         key = wait_until(lambda: (m := re.search(r"API key\s+(sk_\S+)", log.read_text())) and m.group(1),

@@ -5,10 +5,10 @@ import itertools
 
 import pytest
 
-from shared.cli import build_parser, main
-from shared.cli_apply import apply_spec
-from shared.cli_client import ApiError
-from shared.localservices import free_port
+from cli.main import build_parser, main
+from cli.apply import apply_spec
+from cli.client import ApiError
+from cli.localservices import free_port
 
 SPEC = {
     "namespace": "demo",

@@ -6,11 +6,11 @@ import io
 import pytest
 from rich.console import Console
 
-from shared.cli_client import ApiClient, ApiError, error_from_response, exit_code_for_http, format_error
-from shared.cli_ops import patient, status_path
-from shared.cli_progress import (WatchAborted, batch_bars, exit_code_for_status, run_bars, summary_line,
+from cli.client import ApiClient, ApiError, error_from_response, exit_code_for_http, format_error
+from cli.ops import patient, status_path
+from cli.progress import (WatchAborted, batch_bars, exit_code_for_status, run_bars, summary_line,
                                  watch)
-from shared.localservices import free_port
+from cli.localservices import free_port
 
 
 @pytest.mark.parametrize("status,code", [("COMPLETED", 0), ("COMPLETED_WITH_ERRORS", 0), ("FAILED", 1),

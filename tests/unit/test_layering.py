@@ -1,6 +1,7 @@
 """The one dependency rule, checked by walking imports: api never imports workers,
 workers never import Flask or api, shared imports neither Flask, Celery, api nor workers,
-and pymongo collections are only touched inside shared/stores."""
+none of the server's layers imports the CLI (which imports neither Flask nor Celery), and
+pymongo collections are only touched inside shared/stores."""
 from __future__ import annotations
 
 import ast
@@ -10,9 +11,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
-    "api": {"workers"},
-    "workers": {"flask", "api", "werkzeug"},
-    "shared": {"flask", "celery", "api", "workers", "werkzeug", "kombu"},
+    "api": {"workers", "cli"},
+    "workers": {"flask", "api", "werkzeug", "cli"},
+    "shared": {"flask", "celery", "api", "workers", "werkzeug", "kombu", "cli"},
+    "cli": {"flask", "celery", "api", "workers", "werkzeug", "kombu"},
 }
 
 
@@ -38,10 +40,10 @@ def test_layers_do_not_reach_where_they_must_not(layer):
 
 
 def test_pymongo_only_in_stores_and_infrastructure():
-    allowed = {"shared/stores", "shared/localservices.py", "shared/retry.py", "api/errors.py",
+    allowed = {"shared/stores", "cli/localservices.py", "shared/retry.py", "api/errors.py",
                "shared/connectors/mongodb.py"}  # an external MongoDB is that connector's whole job
     bad = []
-    for layer in ("api", "workers", "shared"):
+    for layer in ("api", "workers", "shared", "cli"):
         for path in (ROOT / layer).rglob("*.py"):
             rel = str(path.relative_to(ROOT))
             if any(rel.startswith(a) for a in allowed):

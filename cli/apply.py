@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from shared.cli_client import ApiClient, ApiError
-from shared.cli_diff import diff_resource, pipeline_body
-from shared.cli_spec import ID_FIELD, ROUTE, Resource, load_spec, parse_spec, plan
+from cli.client import ApiClient, ApiError
+from cli.diff import diff_resource, pipeline_body
+from cli.spec import ID_FIELD, ROUTE, Resource, load_spec, parse_spec, plan
 
 ACTIONS = ("created", "updated", "unchanged")
 

@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.text import Text
 
-from shared.cli_client import EXIT_FAILED, EXIT_OK
+from cli.client import EXIT_FAILED, EXIT_OK
 from shared.status import TERMINAL as _TERMINAL
 from shared.status import BatchStatus
 

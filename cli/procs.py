@@ -180,7 +180,7 @@ def embedded(port: int | None = None, flower_port: int | None = None, concurrenc
     worker, beat and (if installed) Flower; stop all of it on exit. Children share this
     process's stdout unless `log_dir` is given (then one log file each). SIGTERM is turned into
     KeyboardInterrupt meanwhile, so `kill` stops everything too."""
-    from shared.localservices import ensure_services, free_port
+    from cli.localservices import ensure_services, free_port
 
     main_thread = threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None

@@ -15,11 +15,11 @@ from typing import Any, Callable
 
 from rich.console import Console
 
-from shared.cli_apply import apply_spec
-from shared.cli_client import ApiClient, ApiError
-from shared.cli_ops import batch_outcome, run_outcome, wait_batch, wait_run
-from shared.cli_procs import Embedded, embedded
-from shared.cli_progress import WatchAborted, exit_code_for_status, make_console
+from cli.apply import apply_spec
+from cli.client import ApiClient, ApiError
+from cli.ops import batch_outcome, run_outcome, wait_batch, wait_run
+from cli.procs import Embedded, embedded
+from cli.progress import WatchAborted, exit_code_for_status, make_console
 
 NAMESPACE, BUCKET, PIPELINE = "demo", "articles", "digest"
 DAG = ("chunks", "normalized", "stats")

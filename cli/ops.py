@@ -9,8 +9,8 @@ from typing import Any, Callable
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli_client import EXIT_OK, EXIT_TIMEOUT, ApiClient, ApiError
-from shared.cli_progress import WatchAborted, exit_code_for_status, watch
+from cli.client import EXIT_OK, EXIT_TIMEOUT, ApiClient, ApiError
+from cli.progress import WatchAborted, exit_code_for_status, watch
 
 STATUS_ROUTES = {"bat_": "/v1/batches/{}", "run_": "/v1/pipelines/runs/{}", "tsk_": "/v1/tasks/{}"}
 
