@@ -11,7 +11,7 @@ or Celery itself.
 
 API options (any command that talks to the API): --url (SLUICE_URL, default
 http://127.0.0.1:8000), --key (SLUICE_API_KEY), --namespace (SLUICE_NAMESPACE, default
-"default"). Exit codes: see cli/client.py.
+"default"). Exit codes: see cli/errors.py. Every API call goes through the sluice SDK.
 """
 from __future__ import annotations
 
@@ -48,13 +48,13 @@ def _exec(cmd: list[str]) -> int:
 
 
 def _client(args: argparse.Namespace):
-    from cli.client import ApiClient
+    from sluice import Sluice
 
-    return ApiClient.from_env(args.url, args.key, args.namespace)
+    return Sluice(args.key, url=args.url, namespace=args.namespace)
 
 
 def _console():
-    from cli.progress import make_console
+    from sluice.progress import make_console
 
     return make_console()
 
@@ -197,12 +197,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except Exception as exc:  # noqa: BLE001 - our two error kinds become readable messages
-        from cli.client import ApiError
+        from cli.errors import exit_code, format_error
         from cli.spec import SpecError
+        from sluice.errors import SluiceError
 
-        if isinstance(exc, ApiError):
-            print(exc.render(), file=sys.stderr, flush=True)
-            return exc.exit_code
+        if isinstance(exc, SluiceError):
+            print(format_error(exc), file=sys.stderr, flush=True)
+            return exit_code(exc)
         from cli.localservices import ServiceStartError
 
         if isinstance(exc, ServiceStartError):

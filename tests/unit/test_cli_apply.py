@@ -7,7 +7,7 @@ import pytest
 
 from cli.main import build_parser, main
 from cli.apply import apply_spec
-from cli.client import ApiError
+from sluice.errors import SluiceError as ApiError
 from cli.localservices import free_port
 
 SPEC = {
@@ -30,8 +30,15 @@ class FakeApi:
         self.calls: list[tuple[str, str]] = []
         self.ids = itertools.count(1)
 
+    @property
+    def http(self):
+        return self  # stands in for the SDK client and its transport alike
+
     def in_namespace(self, namespace):
         return self
+
+    def pages(self, method, path, **kw):
+        return iter(self.get_list(path))
 
     def _row(self, kind, ref):
         rows = self.rows[kind]

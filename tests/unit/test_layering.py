@@ -1,10 +1,12 @@
 """The one dependency rule, checked by walking imports: api never imports workers,
 workers never import Flask or api, shared imports neither Flask, Celery, api nor workers,
-none of the server's layers imports the CLI (which imports neither Flask nor Celery), and
-pymongo collections are only touched inside shared/stores."""
+none of the server's layers imports the CLI (which imports neither Flask nor Celery), the
+sluice SDK imports nothing of the server, and pymongo collections are only touched inside
+shared/stores."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ FORBIDDEN = {
     "shared": {"flask", "celery", "api", "workers", "werkzeug", "kombu", "cli"},
     "cli": {"flask", "celery", "api", "workers", "werkzeug", "kombu"},
 }
+# The SDK ships on its own: the standard library, requests, and rich (optional, imported lazily).
+SDK_MAY_IMPORT = {"sluice", "requests", "rich"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -37,6 +41,16 @@ def test_layers_do_not_reach_where_they_must_not(layer):
         if hits:
             bad[str(path.relative_to(ROOT))] = sorted(hits)
     assert bad == {}
+
+
+def test_the_sdk_imports_only_the_stdlib_requests_and_rich():
+    bad = {}
+    for path in (ROOT / "sluice").rglob("*.py"):
+        hits = {m for m in imported_modules(path) if m not in sys.stdlib_module_names} - SDK_MAY_IMPORT
+        if hits:
+            bad[str(path.relative_to(ROOT))] = sorted(hits)
+    assert bad == {}
+    assert list((ROOT / "sluice").rglob("*.py"))
 
 
 def test_pymongo_only_in_stores_and_infrastructure():
