@@ -6,6 +6,7 @@ from api.auth import namespace_id
 from api.context import settings, stores, tasks
 from api.jsonio import load, query_int, raw_json
 from api.openapi import documented
+from api.validate import load_all
 from api.resources.pipelines.schemas import (PipelineCreateSchema, PipelinePatchSchema, PipelineSchema,
                                              RunIdSchema, RunListSchema, RunRequestSchema, ScheduleSchema,
                                              StatusSchema)
@@ -27,7 +28,7 @@ def no_content() -> Response:
 @documented("Create a pipeline (seed 000)", body=PipelineCreateSchema, response=PipelineSchema, status=201,
             errors=SEED_ERRORS)
 def create():
-    body = load(PipelineCreateSchema())
+    body, _ = load_all(PipelineCreateSchema(), filters_at=("source.filters",))
     doc = build_pipeline(stores(), settings(), namespace_id(), body)
     return render_pipeline(stores().pipelines.create(doc)), 201
 

