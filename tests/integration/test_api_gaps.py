@@ -60,3 +60,34 @@ def test_collection_and_trigger_bodies_report_every_problem_at_once(buckets):
     status, body, _ = buckets.post("/v1/collections/c/trigger", json={"bogus": 1, "source_filters": BAD_FILTER})
     paths = {d["path"] for d in body["error"]["details"]}
     assert status == 400 and "bogus" in paths and any(p.startswith("source_filters.AND.0") for p in paths), paths
+
+
+def test_resources_addressed_by_global_id_need_no_namespace_header(admin, api):
+    status, bucket, _ = api.post("/v1/buckets", json={"bucket_name": "docs"})
+    status, obj, _ = api.post("/v1/buckets/docs/objects", json={"data": {"t": "x"}})
+    status, col, _ = api.post("/v1/collections", json={"collection_name": "c",
+                                                       "source": {"type": "bucket", "bucket_id": "docs"}})
+    status, trig, _ = api.post("/v1/collections/c/trigger", json={})
+    assert status == 200, trig
+    bare = admin.as_(namespace="")
+    for path in (f"/v1/batches/{trig['batch_id']}", f"/v1/tasks/{trig['task_id']}",
+                 f"/v1/buckets/{bucket['bucket_id']}", f"/v1/collections/{col['collection_id']}",
+                 f"/v1/buckets/{bucket['bucket_id']}/objects/{obj['object_id']}",
+                 f"/v1/buckets/docs/objects/{obj['object_id']}"):
+        status, body, _ = bare.get(path)
+        assert status == 200, (path, body)
+    # Names are not unique across namespaces: they still need the header.
+    status, body, _ = bare.get("/v1/buckets/docs")
+    assert status == 400 and body["error"]["code"] == "namespace_required"
+
+
+def test_a_global_id_of_a_namespace_the_key_may_not_see_is_404(admin, api):
+    status, other, _ = admin.post("/v1/namespaces", json={"namespace_name": "other"})
+    status, key, _ = admin.post("/v1/api-keys", json={"name": "k", "namespaces": ["other"]})
+    status, bucket, _ = api.post("/v1/buckets", json={"bucket_name": "private"})
+    scoped = admin.as_(key=key["secret"], namespace="")
+    status, body, _ = scoped.get(f"/v1/buckets/{bucket['bucket_id']}")
+    assert status == 404 and body["error"]["code"] == "bucket_not_found", body
+    status, body, _ = scoped.get("/v1/batches/bat_0000000000000nothing")
+    assert status == 404 and body["error"]["code"] == "batch_not_found", body
+    assert admin.as_(namespace="").get(f"/v1/buckets/{bucket['bucket_id']}")[0] == 200
