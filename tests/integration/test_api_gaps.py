@@ -91,3 +91,27 @@ def test_a_global_id_of_a_namespace_the_key_may_not_see_is_404(admin, api):
     status, body, _ = scoped.get("/v1/batches/bat_0000000000000nothing")
     assert status == 404 and body["error"]["code"] == "batch_not_found", body
     assert admin.as_(namespace="").get(f"/v1/buckets/{bucket['bucket_id']}")[0] == 200
+
+
+def test_a_pipeline_creates_its_missing_destination_collection(api):
+    api.post("/v1/buckets", json={"bucket_name": "src"})
+    _, src, _ = api.post("/v1/connections", json={"name": "in", "type": "bucket", "config": {"bucket_id": "src"}})
+    _, dst, _ = api.post("/v1/connections", json={"name": "out", "type": "collection"})
+    body = {"alias": "p", "code": "function execute() { return true; }",
+            "source": {"connection_id": src["connection_id"], "filters": {"foo": "bar"}},
+            "destination": {"connection_id": dst["connection_id"], "collection": "data_bucket",
+                            "metadata": {"type": "storage"}}}
+    status, made, _ = api.post("/v1/pipelines", json=body)
+    assert status == 201, made
+    created = made["created"]["destination_collection"]
+    assert created["collection_name"] == "data_bucket" and created["collection_id"].startswith("col_")
+    status, col, _ = api.get("/v1/collections/data_bucket")
+    assert status == 200 and col["feature_extractors"] == [] and col["collection_id"] == created["collection_id"]
+    status, again, _ = api.post("/v1/pipelines", json={**body, "alias": "p2"})
+    assert status == 201 and "created" not in again  # it exists now: nothing to create
+    status, bad, _ = api.post("/v1/pipelines", json={**body, "alias": "p3", "code": "function execute( {",
+                                                     "destination": {**body["destination"], "collection": "other"}})
+    assert status == 400 and api.get("/v1/collections/other")[0] == 404  # a refused pipeline creates nothing
+    status, bad, _ = api.post("/v1/pipelines", json={**body, "destination": {**body["destination"],
+                                                                            "collection": "not a name!"}})
+    assert status == 400 and bad["error"]["details"][0]["path"] == "destination.collection"
