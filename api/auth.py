@@ -2,6 +2,8 @@
 
 Keys are looked up on every request (no cache) so a revocation takes effect at once.
 A resource of namespace A is looked up only inside A, so from B it is a 404, never a 403.
+Without X-Namespace, a route addressed by a globally unique id (`bat_…`, `obj_…`, …) runs in
+that id's namespace when the key may use it, and is a 404 otherwise.
 """
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from dataclasses import dataclass
 from flask import g, request
 
 from api.context import settings, stores
-from shared.errors import BadRequest, Forbidden, Unauthorized
+from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from shared.stores.api_keys import ALL_NAMESPACES
+from shared.stores.owners import namespace_of
 
 PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/v1/openapi.json")
 
@@ -64,6 +67,8 @@ def current_namespace() -> dict:
         return cached
     ref = request.headers.get("X-Namespace") or request.args.get("namespace")
     if not ref:
+        ref = _namespace_of_path_ids()
+    if not ref:
         raise BadRequest("this route needs a namespace: send the X-Namespace header (name or id) "
                          "or ?namespace=", code="namespace_required",
                          details=[{"path": "X-Namespace", "message": "is required"}])
@@ -72,6 +77,24 @@ def current_namespace() -> dict:
         raise Forbidden(f"this API key is not scoped to namespace '{ref}'", code="namespace_forbidden")
     g.namespace = ns
     return ns
+
+
+def _namespace_of_path_ids() -> str | None:
+    """The namespace of the first id in the route's path that the key may see. An id that
+    names nothing, or something the key may not see, is a 404 (as it is with the header)."""
+    missing = None
+    for value in (request.view_args or {}).values():
+        owner = namespace_of(stores(), str(value))
+        if owner is None:
+            continue
+        kind, ns_id = owner
+        if ns_id is not None and principal().may_use(ns_id):
+            return ns_id
+        missing = missing or (kind, value)
+    if missing:
+        kind, value = missing
+        raise NotFound(f"{kind} '{value}' does not exist", code=f"{kind}_not_found")
+    return None
 
 
 def namespace_id() -> str:

@@ -39,10 +39,17 @@ ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "object", "pr
         "path": {"type": "string"}, "message": {"type": "string"}}}}}}}}
 
 
+def _limits(app: Flask) -> dict[str, int]:
+    settings = app.config["SLUICE_SETTINGS"]
+    return {"max_batch_objects": settings.max_batch_objects, "max_body_bytes": settings.max_body_bytes}
+
+
 def build_spec(app: Flask) -> dict:
     spec = APISpec(title="Sluice API", version="1", openapi_version="3.0.3",
                    plugins=[MarshmallowPlugin()],
-                   info={"description": "Namespaces, buckets, collections, batches, pipelines."})
+                   info={"description": "Namespaces, buckets, collections, batches, pipelines.",
+                         # Clients (the sluice SDK) size their bulk uploads from these.
+                         "x-sluice-limits": _limits(app)})
     spec.components.schema("Error", ERROR_SCHEMA)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):

@@ -51,5 +51,10 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+# Names users give resources (buckets, collections, …): unique within a namespace.
+NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+NAME_RULE = "must be 1-128 characters: letters, digits, '_', '-', '.', starting with a letter or digit"
+
+
 def looks_like(kind: str, value: str) -> bool:
     return value.startswith(PREFIXES[kind] + "_")

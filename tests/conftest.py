@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from shared.localservices import LocalServices, ServiceStartError, ensure_services
+from cli.localservices import LocalServices, ServiceStartError, ensure_services
 
 
 def _in_ci() -> bool:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+from shared.ids import NAME_RE, NAME_RULE
+
 name_field = lambda **kw: fields.String(  # noqa: E731 - a tiny field factory
-    validate=validate.Regexp(NAME_RE, error="must be 1-128 characters: letters, digits, '_', '-', '.', "
-                                            "starting with a letter or digit"), **kw)
+    validate=validate.Regexp(NAME_RE, error=NAME_RULE), **kw)
 
 
 class StrictSchema(Schema):

@@ -172,6 +172,19 @@ def build_collection(stores: Stores, settings: Settings, ns_id: str, body: dict)
     return doc
 
 
+def sink_collection(ns_id: str, name: str, pipeline_id: str) -> dict:
+    """A collection a pipeline writes into and nothing else feeds: no extractors, and a bucket
+    source naming no bucket, so a trigger of it finds nothing to do."""
+    now = utcnow()
+    return {"_id": new_id("collection"), "namespace_id": ns_id, "collection_name": name,
+            "description": f"destination of pipeline {pipeline_id}, created with it",
+            "source": {"type": "bucket", "prefix_key": None, "filters": None, "bucket_ids": []},
+            "feature_extractors": [], "taxonomy_applications": [], "enabled": True,
+            "metadata": {"created_by_pipeline": pipeline_id}, "document_handling": {"output_type": "single"},
+            "cache_config": None, "output_schema": {"properties": {}}, "status": "DONE",
+            "created_at": now, "updated_at": now}
+
+
 def source_lineage(stores: Stores, collection: dict) -> list[dict]:
     """The chain of sources from the buckets down to this collection, as the seed shows it."""
     all_cols = {c["_id"]: c for c in stores.collections.all_in_namespace(collection["namespace_id"])}

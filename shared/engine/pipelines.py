@@ -2,14 +2,16 @@
 with every problem reported by path; the seed's response shape."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from shared.connectors import destination_for, source_for
+from shared.engine.collections import sink_collection
 from shared.engine.runs import JS_ENTRY_POINTS
 from shared.engine.schedule import first_run_at, offset_for
-from shared.errors import ValidationFailed
+from shared.errors import Conflict, ValidationFailed
 from shared.filters import parse_filter
-from shared.ids import new_id
+from shared.ids import NAME_RE, NAME_RULE, new_id
 from shared.jsbox import check_syntax, validate_limits
 from shared.settings import Settings
 from shared.stores import Stores
@@ -23,8 +25,29 @@ def _connection(stores: Stores, ns_id: str, ref: str, path: str, errs: list[dict
     return conn
 
 
+def missing_sink(stores: Stores, ns_id: str, connection: dict | None, dest: dict) -> str | None:
+    """The name in destination.collection when it names a collection of a collection
+    connection that does not exist yet (the pipeline creates it), else None."""
+    if connection is None or connection.get("type") != "collection":
+        return None
+    name = dest.get("collection")
+    if not name or (connection.get("config") or {}).get("collection_id"):
+        return None  # the connection's own collection wins, and must exist
+    return name if stores.collections.find(ns_id, name) is None else None
+
+
+def ensure_sink(stores: Stores, ns_id: str, name: str, pipeline_id: str) -> dict | None:
+    """Create the sink collection `name`; None when it exists by now (created meanwhile)."""
+    try:
+        return stores.collections.create(sink_collection(ns_id, name, pipeline_id))
+    except Conflict:
+        return None
+
+
 def build_pipeline(stores: Stores, settings: Settings, ns_id: str, body: dict,
-                   pipeline_id: str | None = None) -> dict:
+                   pipeline_id: str | None = None) -> tuple[dict, str | None]:
+    """The stored pipeline, and the name of the destination collection to create for it (None:
+    nothing to create). Nothing is written: every problem is a ValidationFailed first."""
     errs: list[dict] = []
     code_path = "code" if body.get("code") else "transformation_code"
     code = body.get("code") or body.get("transformation_code")
@@ -35,12 +58,17 @@ def build_pipeline(stores: Stores, settings: Settings, ns_id: str, body: dict,
     source, dest = dict(body["source"]), dict(body["destination"])
     src_conn = _connection(stores, ns_id, source["connection_id"], "source.connection_id", errs)
     dst_conn = _connection(stores, ns_id, dest["connection_id"], "destination.connection_id", errs)
+    sink = missing_sink(stores, ns_id, dst_conn, dest)
+    if sink is not None and not re.match(NAME_RE, sink):
+        errs.append({"path": "destination.collection", "message": NAME_RULE})
     for conn, spec, make, path in ((src_conn, source, lambda c, s: source_for(stores, c, s), "source"),
                                    (dst_conn, dest, lambda c, s: destination_for(stores, c, s, settings),
                                     "destination")):
         if conn is None:
             continue
         spec["connection_id"] = conn["_id"]
+        if spec is dest and sink is not None:
+            continue  # created once everything else is valid
         try:
             make(conn, spec).close()
         except ValidationFailed as exc:
@@ -64,7 +92,7 @@ def build_pipeline(stores: Stores, settings: Settings, ns_id: str, body: dict,
             "enabled": body.get("enabled", True), "update_time_field": body.get("update_time_field"),
             "incremental_default": bool(body.get("incremental")), "js_limits": body.get("js_limits"),
             "schedule": None, "cursor": None, "active_run_id": None, "last_run": None, "skipped": [],
-            "created_at": now, "updated_at": now}
+            "created_at": now, "updated_at": now}, sink
 
 
 def schedule_fields(pipeline_id: str, period: str | None, now: datetime) -> dict | None:

@@ -36,6 +36,11 @@ class Store:
     def count_in_namespace(self, namespace_id: str) -> int:
         return self.coll.count_documents({"namespace_id": namespace_id}, limit=1) if self.namespaced else 0
 
+    def namespace_of(self, value: str, field: str = "_id") -> str | None:
+        """The namespace of the row whose `field` is `value` (None: no such row)."""
+        doc = self.coll.find_one({field: value}, {"namespace_id": 1})
+        return doc.get("namespace_id") if doc else None
+
     def delete_in_namespace(self, namespace_id: str) -> int:
         if not self.namespaced:
             return 0

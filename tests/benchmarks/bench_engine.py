@@ -415,7 +415,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from shared.localservices import ensure_services
+    from cli.localservices import ensure_services
     from shared.settings import Settings
     from workers.app import create_celery
 

@@ -208,12 +208,12 @@ class MemorySampler(threading.Thread):
 
 # -- a private mongod with a chosen WiredTiger cache ---------------------------------------------
 def start_mongod_with_cache(cache_gb: float, timeout: float = 30.0) -> tuple[str, subprocess.Popen, Path]:
-    """Like shared.localservices.start_mongod (single-node replica set on a free port, data in
+    """Like cli.localservices.start_mongod (single-node replica set on a free port, data in
     a temp dir) but with `cache_gb` of WiredTiger cache instead of the test default 0.25 GB.
     Returns (url, process, workdir); stop the process and remove workdir when done."""
     import shutil
 
-    from shared.localservices import _init_replica_set, _wait_port, find_mongod, free_port
+    from cli.localservices import _init_replica_set, _wait_port, find_mongod, free_port
 
     workdir = Path(tempfile.mkdtemp(prefix="sluice-bench-mongod-"))
     port, log = free_port(), workdir / "mongod.log"

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     import pymongo
 
     from api.app import create_app
-    from shared.localservices import ensure_services
+    from cli.localservices import ensure_services
     from shared.settings import Settings
     from tests.conftest import Api
     from tests.e2e_support import WorkerProcess

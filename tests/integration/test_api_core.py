@@ -112,7 +112,7 @@ def test_openapi_document(admin):
 def test_mongo_unreachable_is_503(services):
     from api.app import create_app
     from shared.settings import Settings
-    from shared.localservices import free_port
+    from cli.localservices import free_port
 
     settings = Settings.from_env({"MONGO_URL": f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300",
                                   "REDIS_URL": services.redis_url, "SLUICE_ADMIN_KEY": "adm"})

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from shared.localservices import free_port
+from cli.localservices import free_port
 from tests.e2e_support import REPO, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -27,7 +27,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def sluice(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shared.cli", *args], cwd=REPO, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -63,7 +63,7 @@ def system(tmp_path: Path):
     port = free_port()
     log = tmp_path / "up.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "up", "--port", str(port)], cwd=REPO,
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "up", "--port", str(port)], cwd=REPO,
                                 env=clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         keys = wait_until(lambda: (m := re.search(r"API key\s+(sk_\S+).*?Admin\s+(\S+)", log.read_text(), re.S))

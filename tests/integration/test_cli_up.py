@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from shared.localservices import free_port
+from cli.localservices import free_port
 from tests.e2e_support import REPO, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -35,7 +35,7 @@ def test_sluice_up_serves_the_api_and_stops_on_ctrl_c(tmp_path):
     log = tmp_path / "up.log"
     env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URL", "REDIS_URL")}
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "up", "--port", str(port)], cwd=REPO,
+        proc = subprocess.Popen([sys.executable, "-m", "cli", "up", "--port", str(port)], cwd=REPO,
                                 env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         key = wait_until(lambda: (m := re.search(r"API key\s+(sk_\S+)", log.read_text())) and m.group(1),
@@ -62,5 +62,37 @@ def test_sluice_up_serves_the_api_and_stops_on_ctrl_c(tmp_path):
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(timeout=60)
     assert rc == 0, log.read_text()[-3000:]
+    leftovers = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout
+    assert leftovers.strip() == ""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sluice_up_started_in_the_background_of_a_script_stops_on_sigint_and_sigterm(tmp_path, sig):
+    """`sluice up &` in a non-interactive shell starts with SIGINT ignored (POSIX, for
+    background jobs): the documented Ctrl-C/kill -INT must still stop everything."""
+    port = free_port()
+    log, pidfile = tmp_path / "up.log", tmp_path / "up.pid"
+    env = {k: v for k, v in os.environ.items() if k not in ("MONGO_URL", "REDIS_URL")}
+    script = f"'{sys.executable}' -m cli up --port {port} >'{log}' 2>&1 & echo $! >'{pidfile}'; wait $!"
+    shell = subprocess.Popen(["bash", "-c", script], cwd=REPO, env=env, start_new_session=True)
+    pid = None
+    try:
+        pid = wait_until(lambda: pidfile.exists() and pidfile.read_text().strip() and int(pidfile.read_text()),
+                         10, message="the shell to start sluice up")
+        wait_until(lambda: "Sluice is up" in log.read_text(), 90, interval=0.3, message="sluice up to be up")
+        os.kill(pid, sig)
+        rc = shell.wait(timeout=60)  # the shell's `wait` returns sluice up's exit status
+    finally:
+        if shell.poll() is None and pid:  # it ignored the signal: SIGTERM stops its children too
+            os.kill(pid, signal.SIGTERM)
+            try:
+                shell.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        if shell.poll() is None:
+            os.killpg(shell.pid, signal.SIGKILL)
+            shell.wait(timeout=10)
+    assert rc == 0, log.read_text()[-3000:]
+    assert "stopping" in log.read_text()
     leftovers = subprocess.run(["pgrep", "-f", f"127.0.0.1:{port}"], capture_output=True, text=True).stdout
     assert leftovers.strip() == ""

@@ -8,7 +8,7 @@ import pytest
 from pymongo.uri_parser import parse_uri
 
 from shared.connectors.webhook import verify
-from shared.localservices import free_port
+from cli.localservices import free_port
 from tests.integration.test_connectors import HookServer
 
 pytestmark = pytest.mark.integration

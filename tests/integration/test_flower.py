@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from shared.localservices import free_port
+from cli.localservices import free_port
 from tests.e2e_support import REPO, wait_until
 from tests.integration.test_batches_e2e import load_objects, wait_batch
 

@@ -124,7 +124,7 @@ def test_rotation_then_a_lost_key(app, api, settings):
 
 
 def test_sluice_reseal_command(app, api, settings, services, monkeypatch, capsys):
-    from shared.cli import main
+    from cli.main import main
 
     create(api, "hook", "webhook", {"url": "https://h.example/in", "secret": "whsec_cli"})
     for name, value in {**services.env(), "SLUICE_DB": settings.mongo_db,

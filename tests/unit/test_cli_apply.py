@@ -5,10 +5,10 @@ import itertools
 
 import pytest
 
-from shared.cli import build_parser, main
-from shared.cli_apply import apply_spec
-from shared.cli_client import ApiError
-from shared.localservices import free_port
+from cli.main import build_parser, main
+from cli.apply import apply_spec
+from sluice.errors import SluiceError as ApiError
+from cli.localservices import free_port
 
 SPEC = {
     "namespace": "demo",
@@ -30,8 +30,15 @@ class FakeApi:
         self.calls: list[tuple[str, str]] = []
         self.ids = itertools.count(1)
 
+    @property
+    def http(self):
+        return self  # stands in for the SDK client and its transport alike
+
     def in_namespace(self, namespace):
         return self
+
+    def pages(self, method, path, **kw):
+        return iter(self.get_list(path))
 
     def _row(self, kind, ref):
         rows = self.rows[kind]

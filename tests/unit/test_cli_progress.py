@@ -1,4 +1,5 @@
-"""The CLI's pure parts: exit codes, error rendering, progress bars and the plain-text watcher."""
+"""The CLI's pure parts: exit codes, error rendering, and the progress bars and plain-text watcher
+it shares with the SDK (sluice/progress.py)."""
 from __future__ import annotations
 
 import io
@@ -6,11 +7,14 @@ import io
 import pytest
 from rich.console import Console
 
-from shared.cli_client import ApiClient, ApiError, error_from_response, exit_code_for_http, format_error
-from shared.cli_ops import patient, status_path
-from shared.cli_progress import (WatchAborted, batch_bars, exit_code_for_status, run_bars, summary_line,
-                                 watch)
-from shared.localservices import free_port
+from cli.errors import exit_code, exit_code_for_http, exit_code_for_status, format_error
+from cli.localservices import free_port
+from cli.ops import patient, status_path
+from sluice import Sluice
+from sluice._http import Transport
+from sluice.errors import SluiceError as ApiError
+from sluice.errors import error_from_response
+from sluice.progress import WatchAborted, batch_bars, run_bars, summary_line, watch
 
 
 @pytest.mark.parametrize("status,code", [("COMPLETED", 0), ("COMPLETED_WITH_ERRORS", 0), ("FAILED", 1),
@@ -22,7 +26,7 @@ def test_exit_code_for_a_finished_batch_or_run(status, code):
 @pytest.mark.parametrize("http,code", [(400, 2), (404, 2), (409, 2), (422, 2), (500, 3), (503, 3), (0, 3)])
 def test_exit_code_for_an_api_error(http, code):
     assert exit_code_for_http(http) == code
-    assert ApiError(http, "x", "m").exit_code == code
+    assert exit_code(ApiError(http, "x", "m")) == code
 
 
 def test_envelope_errors_print_one_line_per_detail():
@@ -30,7 +34,7 @@ def test_envelope_errors_print_one_line_per_detail():
             '"details": [{"path": "source.filters.AND.0.operator", "message": "unknown operator"}, '
             '{"path": "", "message": "something general"}]}}')
     err = error_from_response(400, body, "POST", "/v1/collections")
-    assert (err.status, err.code, err.exit_code) == (400, "validation_error", 2)
+    assert (err.status, err.code, exit_code(err)) == (400, "validation_error", 2)
     assert format_error(err).splitlines() == [
         "error: 400 validation_error: invalid request: 2 problem(s)  (POST /v1/collections)",
         "  source.filters.AND.0.operator: unknown operator",
@@ -39,26 +43,26 @@ def test_envelope_errors_print_one_line_per_detail():
 
 def test_a_body_that_is_not_our_envelope_still_reads_well():
     err = error_from_response(502, "<html><body>Bad   gateway</body></html>", "GET", "/v1/batches/bat_1")
-    assert err.exit_code == 3 and err.code == "http_error" and "Bad gateway" in err.message
+    assert exit_code(err) == 3 and err.code == "http_error" and "Bad gateway" in err.message
 
 
 def test_no_server_is_a_connection_error_with_exit_code_3():
-    client = ApiClient(f"http://127.0.0.1:{free_port()}", "k", timeout=2)
+    client = Transport(f"http://127.0.0.1:{free_port()}", "k", timeout=2, sleep=lambda _: None)
     with pytest.raises(ApiError) as info:
         client.get("/v1/batches/bat_1")
-    assert info.value.status == 0 and info.value.exit_code == 3
+    assert info.value.status == 0 and exit_code(info.value) == 3
     assert "connection refused" in format_error(info.value)
 
 
 def test_client_settings_come_from_flags_then_environment():
     env = {"SLUICE_URL": "http://h:1/", "SLUICE_API_KEY": "sk_env", "SLUICE_NAMESPACE": "ns"}
-    c = ApiClient.from_env(env=env)
+    c = Sluice(env=env).http
     assert (c.url, c.key, c.namespace) == ("http://h:1", "sk_env", "ns")
     assert c.headers()["Authorization"] == "Bearer sk_env" and c.headers()["X-Namespace"] == "ns"
-    c = ApiClient.from_env("http://x", "sk_flag", "other", env=env)
+    c = Sluice("sk_flag", url="http://x", namespace="other", env=env).http
     assert (c.url, c.key, c.namespace) == ("http://x", "sk_flag", "other")
-    assert ApiClient.from_env(env={}).url == "http://127.0.0.1:8000"
-    assert ApiClient.from_env(env={}).namespace == "default"
+    assert Sluice(env={}).url == "http://127.0.0.1:8000"
+    assert Sluice(env={}).namespace == "default"
 
 
 @pytest.mark.parametrize("ident,path", [("bat_1", "/v1/batches/bat_1"), ("run_1", "/v1/pipelines/runs/run_1"),

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from shared.cli_diff import (diff_bucket, diff_collection, diff_connection, diff_pipeline, diff_taxonomy,
+from cli.diff import (diff_bucket, diff_collection, diff_connection, diff_pipeline, diff_taxonomy,
                              pipeline_body)
-from shared.cli_spec import SpecError, load_spec, parse_spec, plan
+from cli.spec import SpecError, load_spec, parse_spec, plan
 from tests.e2e_support import REPO
 
 IDS = {("bucket", "articles"): "bkt_1", ("collection", "chunks"): "col_1", ("collection", "out"): "col_2",

@@ -13,15 +13,10 @@ import shared
 from shared.errors import SluiceError, TransientError, UserError
 from shared.retry import TRANSIENT_ERRORS
 
-# The command line's own errors are not the server's (it has its own package's conventions).
-NOT_SERVER = ("shared.cli", "shared.localservices")
-
 
 def _server_exceptions() -> list[type]:
     found = []
     for info in pkgutil.walk_packages(shared.__path__, "shared."):
-        if info.name.startswith(NOT_SERVER):
-            continue
         module = importlib.import_module(info.name)
         for _, obj in inspect.getmembers(module, inspect.isclass):
             if issubclass(obj, BaseException) and obj.__module__ == info.name:

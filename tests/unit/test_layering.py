@@ -1,19 +1,25 @@
 """The one dependency rule, checked by walking imports: api never imports workers,
 workers never import Flask or api, shared imports neither Flask, Celery, api nor workers,
-and pymongo collections are only touched inside shared/stores."""
+none of the server's layers imports the CLI (which imports neither Flask nor Celery), the
+sluice SDK imports nothing of the server, and pymongo collections are only touched inside
+shared/stores."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 FORBIDDEN = {
-    "api": {"workers"},
-    "workers": {"flask", "api", "werkzeug"},
-    "shared": {"flask", "celery", "api", "workers", "werkzeug", "kombu"},
+    "api": {"workers", "cli"},
+    "workers": {"flask", "api", "werkzeug", "cli"},
+    "shared": {"flask", "celery", "api", "workers", "werkzeug", "kombu", "cli"},
+    "cli": {"flask", "celery", "api", "workers", "werkzeug", "kombu"},
 }
+# The SDK ships on its own: the standard library, requests, and rich (optional, imported lazily).
+SDK_MAY_IMPORT = {"sluice", "requests", "rich"}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -37,12 +43,22 @@ def test_layers_do_not_reach_where_they_must_not(layer):
     assert bad == {}
 
 
+def test_the_sdk_imports_only_the_stdlib_requests_and_rich():
+    bad = {}
+    for path in (ROOT / "sluice").rglob("*.py"):
+        hits = {m for m in imported_modules(path) if m not in sys.stdlib_module_names} - SDK_MAY_IMPORT
+        if hits:
+            bad[str(path.relative_to(ROOT))] = sorted(hits)
+    assert bad == {}
+    assert list((ROOT / "sluice").rglob("*.py"))
+
+
 def test_pymongo_only_in_stores_and_infrastructure():
-    allowed = {"shared/stores", "shared/localservices.py", "shared/retry.py", "api/errors.py",
+    allowed = {"shared/stores", "cli/localservices.py", "shared/retry.py", "api/errors.py",
                # an external MongoDB is that connector's whole job; its URIs are parsed by pymongo
                "shared/connectors/mongodb.py", "shared/connectors/mongouri.py"}
     bad = []
-    for layer in ("api", "workers", "shared"):
+    for layer in ("api", "workers", "shared", "cli"):
         for path in (ROOT / layer).rglob("*.py"):
             rel = str(path.relative_to(ROOT))
             if any(rel.startswith(a) for a in allowed):
@@ -66,7 +82,7 @@ def test_importing_the_app_modules_has_no_side_effects():
 
 def _project_modules() -> dict[str, Path]:
     mods = {}
-    for layer in ("api", "shared", "workers"):
+    for layer in ("api", "shared", "workers", "cli", "sluice"):
         for path in (ROOT / layer).rglob("*.py"):
             parts = path.relative_to(ROOT).with_suffix("").parts
             mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
@@ -121,8 +137,8 @@ def test_function_level_imports_say_why():
     mods = _project_modules()
     silent = []
     for name, path in mods.items():
-        if name.startswith(("shared.cli", "shared.localservices", "workers.")):
-            continue  # the command line loads its commands lazily for start-up time; workers: issue 12.1
+        if name.startswith(("cli.", "sluice.", "workers.")):
+            continue  # the command line and the SDK load commands and `rich` lazily for start-up time
         lines = path.read_text().splitlines()
         for node in _imports_inside_functions(path, mods):
             here, above = lines[node.lineno - 1], lines[node.lineno - 2] if node.lineno > 1 else ""

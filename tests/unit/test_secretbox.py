@@ -133,7 +133,7 @@ def test_sluice_up_keeps_one_local_key_for_an_external_mongodb(tmp_path):
     import os
     import stat
 
-    from shared.cli_procs import local_secret_key
+    from cli.procs import local_secret_key
     from shared.secrets.box import key_problem
 
     first = local_secret_key(str(tmp_path))

@@ -6,6 +6,7 @@ from api.auth import namespace_id
 from api.context import stores, tasks
 from api.jsonio import load, page_response, query_int
 from api.openapi import documented
+from api.validate import load_all
 from api.resources.batches.schemas import BatchListSchema, RetrySchema
 from shared.engine import batches as engine
 from shared.engine.progress import render_batch
@@ -28,7 +29,7 @@ def get(batch_id: str):
 @bp.post("/list")
 @documented("List batches by status and collection", body=BatchListSchema)
 def list_():
-    body = load(BatchListSchema(), allow_empty=True)
+    body, _ = load_all(BatchListSchema(), allow_empty=True, paging=True)
     collection_id = None
     if body["collection_id"]:
         collection_id = stores().collections.get(namespace_id(), body["collection_id"])["_id"]

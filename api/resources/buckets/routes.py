@@ -8,6 +8,7 @@ from api.jsonio import load, page_response
 from api.openapi import documented
 from api.resources.buckets.schemas import BucketCreateSchema, BucketPatchSchema, BucketSchema
 from api.resources.common import ListRequestSchema
+from api.validate import load_all
 from shared.dataschema import ensure_valid_schema
 from shared.errors import Conflict, ValidationFailed
 from shared.filters import compile_filter
@@ -77,7 +78,7 @@ def delete(bucket: str):
 @bp.post("/list")
 @documented("List buckets with filters and pagination", body=ListRequestSchema)
 def list_():
-    body = load(ListRequestSchema(), allow_empty=True)
-    query = compile_filter(body["filters"], path="filters", resolve=BucketStore.resolve_field)
+    body, query = load_all(ListRequestSchema(), allow_empty=True, paging=True, check=lambda b: compile_filter(
+        b.get("filters"), path="filters", resolve=BucketStore.resolve_field))
     page = stores().buckets.list(namespace_id(), query, limit=body["limit"], cursor=body["cursor"])
     return page_response(page)

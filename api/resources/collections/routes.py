@@ -9,6 +9,7 @@ from api.openapi import documented
 from api.resources.collections.schemas import (CollectionCreateSchema, CollectionPatchSchema,
                                                CollectionSchema, TriggerResponseSchema, TriggerSchema)
 from api.resources.common import ListRequestSchema
+from api.validate import load_all
 from shared.engine.collections import build_collection, source_lineage
 from shared.engine.trigger import trigger as trigger_batch
 from shared.engine.trigger import trigger_response
@@ -28,7 +29,7 @@ def render(doc: dict) -> dict:
 
 
 def _create():
-    body = load(CollectionCreateSchema())
+    body, _ = load_all(CollectionCreateSchema(), filters_at=("source.filters",))
     doc = build_collection(stores(), settings(), namespace_id(), body)
     return render(stores().collections.create(doc)), 201
 
@@ -50,8 +51,8 @@ def create_seed_path():
 @bp.post("/list")
 @documented("List collections", body=ListRequestSchema)
 def list_():
-    body = load(ListRequestSchema(), allow_empty=True)
-    query = compile_filter(body["filters"], path="filters", resolve=CollectionStore.resolve_field)
+    body, query = load_all(ListRequestSchema(), allow_empty=True, paging=True, check=lambda b: compile_filter(
+        b.get("filters"), path="filters", resolve=CollectionStore.resolve_field))
     page = stores().collections.list(namespace_id(), query, limit=body["limit"], cursor=body["cursor"])
     page.items[:] = [render(stores().collections.by_id(c["collection_id"])) for c in page.items]
     return page_response(page)
@@ -94,7 +95,7 @@ def delete(collection: str):
 def trigger(collection: str):
     ns = namespace_id()
     col = stores().collections.get(ns, collection)
-    body = load(TriggerSchema(), allow_empty=True)
+    body, _ = load_all(TriggerSchema(), allow_empty=True, filters_at=("source_filters",))
     batch, reused = trigger_batch(stores(), tasks().send, ns, col, body, request.headers.get("Idempotency-Key"))
     return trigger_response(batch, reused=reused)
 
@@ -103,9 +104,9 @@ def trigger(collection: str):
 @documented("List a collection's documents with filters and pagination", body=ListRequestSchema)
 def list_documents(collection: str):
     col = stores().collections.get(namespace_id(), collection)
-    body = load(ListRequestSchema(), allow_empty=True)
-    query = compile_filter(body["filters"], path="filters", resolve=resolve_document_field,
-                           datetime_fields=frozenset({"created_at", "updated_at"}))
+    body, query = load_all(ListRequestSchema(), allow_empty=True, paging=True, check=lambda b: compile_filter(
+        b.get("filters"), path="filters", resolve=resolve_document_field,
+        datetime_fields=frozenset({"created_at", "updated_at"})))
     page = stores().documents.list(col["_id"], query, limit=body["limit"], cursor=body["cursor"])
     return page_response(page)
 

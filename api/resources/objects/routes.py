@@ -6,6 +6,7 @@ from api.auth import namespace_id
 from api.context import settings, stores
 from api.jsonio import flatten_errors, load, normalise_messages, page_response
 from api.openapi import documented
+from api.validate import load_all
 from api.resources.objects.schemas import (ObjectBatchSchema, ObjectListSchema, ObjectPatchSchema,
                                            ObjectSchema, ObjectWriteSchema)
 from shared.dataschema import coerce_data, datetime_fields
@@ -93,10 +94,9 @@ def batch(bucket: str):
 @documented("List objects with filters, sort and pagination", body=ObjectListSchema)
 def list_(bucket: str):
     b = _bucket(bucket)
-    body = load(ObjectListSchema(), allow_empty=True)
     dt_fields = datetime_fields(b.get("schema")) | {"created_at", "updated_at"}
-    query = compile_filter(body["filters"], path="filters", resolve=resolve_object_field,
-                           datetime_fields=dt_fields)
+    body, query = load_all(ObjectListSchema(), allow_empty=True, paging=True, check=lambda b: compile_filter(
+        b.get("filters"), path="filters", resolve=resolve_object_field, datetime_fields=dt_fields))
     sort_field = resolve_object_field(body["sort"]["field"])
     page = stores().objects.list(b["_id"], query, sort_field=sort_field,
                                  descending=body["sort"]["direction"] == "desc",

@@ -6,11 +6,12 @@ from api.auth import namespace_id
 from api.context import settings, stores, tasks
 from api.jsonio import load, query_int, raw_json
 from api.openapi import documented
+from api.validate import load_all
 from api.resources.pipelines.schemas import (PipelineCreateSchema, PipelinePatchSchema, PipelineSchema,
                                              RunIdSchema, RunListSchema, RunRequestSchema, ScheduleSchema,
                                              StatusSchema)
 from shared.engine import runs as run_engine
-from shared.engine.pipelines import build_pipeline, render_pipeline, schedule_fields
+from shared.engine.pipelines import build_pipeline, ensure_sink, render_pipeline, schedule_fields
 from shared.errors import Conflict, ValidationFailed
 from shared.tasknames import START_RUN
 from shared.timeutil import utcnow
@@ -23,13 +24,23 @@ def no_content() -> Response:
     return Response(status=204)
 
 
+def created_sink(ns: str, sink: str | None, pipeline_id: str) -> dict:
+    """Create the destination collection the pipeline names, and say so in the response."""
+    col = ensure_sink(stores(), ns, sink, pipeline_id) if sink else None
+    if col is None:
+        return {}
+    return {"created": {"destination_collection": {"collection_id": col["_id"],
+                                                   "collection_name": col["collection_name"]}}}
+
+
 @bp.post("")
 @documented("Create a pipeline (seed 000)", body=PipelineCreateSchema, response=PipelineSchema, status=201,
             errors=SEED_ERRORS)
 def create():
-    body = load(PipelineCreateSchema())
-    doc = build_pipeline(stores(), settings(), namespace_id(), body)
-    return render_pipeline(stores().pipelines.create(doc)), 201
+    body, _ = load_all(PipelineCreateSchema(), filters_at=("source.filters",))
+    doc, sink = build_pipeline(stores(), settings(), namespace_id(), body)
+    created = created_sink(namespace_id(), sink, doc["_id"])
+    return render_pipeline(stores().pipelines.create(doc)) | created, 201
 
 
 @bp.get("")
@@ -61,14 +72,14 @@ def _update(pipeline_id: str, partial: bool):
             merged["code"] = body["transformation_code"]
     else:
         merged = load(PipelineCreateSchema())
-    doc = build_pipeline(stores(), settings(), ns, merged, pipeline_id=current["_id"])
+    doc, sink = build_pipeline(stores(), settings(), ns, merged, pipeline_id=current["_id"])
     changes = {k: v for k, v in doc.items() if k not in ("_id", "namespace_id", "created_at", "schedule",
                                                          "cursor", "skipped", "last_run", "active_run_id")}
     updated = stores().pipelines.update(ns, current["_id"], changes, idle_only=True)
     if updated is None:
         raise Conflict("pipeline is already in progress; update it when the run has finished",
                        code="pipeline_in_progress")
-    return render_pipeline(updated)
+    return render_pipeline(updated) | created_sink(ns, sink, current["_id"])
 
 
 @bp.put("/<pipeline_id>")

@@ -4,10 +4,11 @@ from flask import Blueprint
 
 from api.auth import namespace_id
 from api.context import stores
-from api.jsonio import load, page_response
+from api.jsonio import page_response
 from api.openapi import documented
 from api.resources.batches.routes import cancel_and_revoke
 from api.resources.batches.schemas import BatchListSchema
+from api.validate import load_all
 from shared.engine.progress import render_task
 from shared.errors import NotFound
 
@@ -32,7 +33,7 @@ def get(task_id: str):
 @bp.post("/list")
 @documented("List tasks", body=BatchListSchema)
 def list_():
-    body = load(BatchListSchema(), allow_empty=True)
+    body, _ = load_all(BatchListSchema(), allow_empty=True, paging=True)
     page = stores().batches.list(namespace_id(), statuses=body["status"], limit=body["limit"],
                                  cursor=body["cursor"])
     page.items[:] = [render_task(b, stores().batches.tier_stats(b["_id"])) for b in page.items]

@@ -8,7 +8,7 @@ its resources in dependency order.
     collections:  [{collection_name, source, feature_extractors?, taxonomy_applications?, ...}]
     pipelines:    [{alias, code, source: {connection_id}, destination: {connection_id, ...}, schedule?, ...}]
 
-Resources are matched by name (pipelines by alias); shared/cli_diff.py compares them with
+Resources are matched by name (pipelines by alias); cli/diff.py compares them with
 the server.
 """
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from shared.cli_spec import Resource, refs
+from cli.spec import Resource, refs
 from shared.secrets.masking import MASK, mask_url
 
 PIPELINE_FIELDS = ("alias", "code", "source", "destination", "metadata", "enabled", "update_time_field",

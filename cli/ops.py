@@ -9,8 +9,10 @@ from typing import Any, Callable
 from rich.console import Console
 from rich.table import Table
 
-from shared.cli_client import EXIT_OK, EXIT_TIMEOUT, ApiClient, ApiError
-from shared.cli_progress import WatchAborted, exit_code_for_status, watch
+from cli.errors import EXIT_OK, EXIT_TIMEOUT, exit_code_for_status
+from sluice import Sluice
+from sluice.errors import NotFoundError, SluiceError, ValidationError
+from sluice.progress import WatchAborted, watch
 
 STATUS_ROUTES = {"bat_": "/v1/batches/{}", "run_": "/v1/pipelines/runs/{}", "tsk_": "/v1/tasks/{}"}
 
@@ -23,27 +25,27 @@ def status_path(ident: str) -> str | None:
     return None
 
 
-def collection_namer(client: ApiClient) -> Callable[[str], str]:
+def collection_namer(client: Sluice) -> Callable[[str], str]:
     """collection id -> name, asked once per id (the id itself if the lookup fails)."""
     cache: dict[str, str] = {}
 
     def name(cid: str) -> str:
         if cid not in cache:
             try:
-                cache[cid] = (client.find(f"/v1/collections/{cid}") or {}).get("collection_name") or cid
-            except ApiError:
+                cache[cid] = (client.http.find(f"/v1/collections/{cid}") or {}).get("collection_name") or cid
+            except SluiceError:
                 cache[cid] = cid
         return cache[cid]
     return name
 
 
-def resolve_pipeline(client: ApiClient, ref: str) -> str:
+def resolve_pipeline(client: Sluice, ref: str) -> str:
     """A pipeline id as given, or the id of the pipeline whose alias is `ref`."""
     if ref.startswith("pipe_"):
         return ref
-    matches = [p for p in client.get_list("/v1/pipelines") if p.get("alias") == ref]
+    matches = [p for p in client.pipelines.list() if p.get("alias") == ref]
     if not matches:
-        raise ApiError(404, "pipeline_not_found", f"no pipeline with id or alias '{ref}'")
+        raise NotFoundError(404, "pipeline_not_found", f"no pipeline with id or alias '{ref}'")
     return matches[0]["pipeline_id"]
 
 
@@ -55,7 +57,7 @@ def patient(fetch: Callable[[], dict], attempts: int = 10, pause: float = 1.0) -
         for attempt in range(attempts):
             try:
                 return fetch()
-            except ApiError as err:
+            except SluiceError as err:
                 if 0 < err.status < 500 or attempt == attempts - 1:
                     raise
                 time.sleep(pause)
@@ -63,19 +65,19 @@ def patient(fetch: Callable[[], dict], attempts: int = 10, pause: float = 1.0) -
     return call
 
 
-def wait_batch(client: ApiClient, batch_id: str, console: Console, *, interval: float = 0.5,
+def wait_batch(client: Sluice, batch_id: str, console: Console, *, interval: float = 0.5,
                timeout: float | None = None, alive: Callable[[], str | None] | None = None) -> dict:
-    return watch("batch", patient(lambda: client.get(f"/v1/batches/{batch_id}")), console, interval=interval,
+    return watch("batch", patient(lambda: client.batches.get(batch_id)), console, interval=interval,
                  timeout=timeout, names=collection_namer(client), alive=alive, title=f"batch {batch_id}")
 
 
-def wait_run(client: ApiClient, run_id: str, console: Console, *, interval: float = 0.5,
+def wait_run(client: Sluice, run_id: str, console: Console, *, interval: float = 0.5,
              timeout: float | None = None, alive: Callable[[], str | None] | None = None) -> dict:
-    return watch("run", patient(lambda: client.get(f"/v1/pipelines/runs/{run_id}")), console, interval=interval,
+    return watch("run", patient(lambda: client.runs.get(run_id)), console, interval=interval,
                  timeout=timeout, alive=alive, title=f"run {run_id}")
 
 
-def batch_outcome(client: ApiClient, view: dict, console: Console) -> int:
+def batch_outcome(client: Sluice, view: dict, console: Console) -> int:
     """Print how a finished batch ended (with its errors) and return the exit code."""
     c = view.get("counters") or {}
     secs = (view.get("duration_ms") or 0) / 1000
@@ -87,17 +89,17 @@ def batch_outcome(client: ApiClient, view: dict, console: Console) -> int:
         console.print("  errors by code: " + ", ".join(f"{k} {v}" for k, v in sorted(view["error_summary"].items())),
                       markup=False)
         try:
-            page = client.get(f"/v1/batches/{view['batch_id']}/failed-documents", {"limit": 5})
-        except ApiError:
-            page = {}
-        for f in page.get("results") or []:
+            failures = list(client.batches.failed_documents(view["batch_id"], limit=5))
+        except SluiceError:
+            failures = []
+        for f in failures:
             line = f" (line {f['line']})" if f.get("line") else ""
             console.print(f"  tier {f.get('tier_num')} {f.get('source_id')}: {f.get('code')}: "
                           f"{f.get('message')}{line}", markup=False)
     return exit_code_for_status(view["status"])
 
 
-def run_outcome(client: ApiClient, view: dict, console: Console) -> int:
+def run_outcome(client: Sluice, view: dict, console: Console) -> int:
     steps = view.get("steps") or []
     counts = ", ".join(f"{s} {p}/{f}" for s, p, f in zip(steps, view.get("passed") or [], view.get("failed") or []))
     console.print(f"run {view['id']} {view['status']}: passed/failed per step: {counts}", markup=False)
@@ -105,15 +107,15 @@ def run_outcome(client: ApiClient, view: dict, console: Console) -> int:
         console.print(f"  error: {view['error']}", markup=False)
     if any(view.get("failed") or []):
         try:
-            groups = client.get(f"/v1/pipelines/runs/{view['id']}/errors", {"limit": 5}).get("results") or []
-        except ApiError:
+            groups = list(client.runs.errors(view["id"], limit=5))
+        except SluiceError:
             groups = []
         for g in groups:
             console.print(f"  {g.get('step')}: {g.get('count')} x {g.get('message')}", markup=False)
     return exit_code_for_status(view["status"])
 
 
-def _wait_and_report(kind: str, client: ApiClient, ident: str, console: Console, timeout: float | None,
+def _wait_and_report(kind: str, client: Sluice, ident: str, console: Console, timeout: float | None,
                      interval: float) -> int:
     try:
         if kind == "batch":
@@ -130,20 +132,18 @@ def _wait_and_report(kind: str, client: ApiClient, ident: str, console: Console,
 
 
 # -- commands --------------------------------------------------------------------------------
-def cmd_trigger(client: ApiClient, console: Console, collection: str, *, filters: str | None = None,
+def cmd_trigger(client: Sluice, console: Console, collection: str, *, filters: str | None = None,
                 object_ids: list[str] | None = None, idempotency_key: str | None = None, wait: bool = False,
                 timeout: float | None = None, interval: float = 0.5) -> int:
-    body: dict[str, Any] = {}
+    source_filters = None
     if filters:
         try:
-            body["source_filters"] = json.loads(filters)
+            source_filters = json.loads(filters)
         except ValueError as exc:
-            raise ApiError(400, "invalid_argument", "--filters is not valid JSON",
-                           [{"path": "--filters", "message": str(exc)}]) from exc
-    if object_ids:
-        body["object_ids"] = object_ids
-    headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-    resp = client.post(f"/v1/collections/{collection}/trigger", body, headers=headers)
+            raise ValidationError(400, "invalid_argument", "--filters is not valid JSON",
+                                  [{"path": "--filters", "message": str(exc)}]) from exc
+    resp = client.collections.trigger(collection, object_ids=object_ids or None, source_filters=source_filters,
+                                      idempotency_key=idempotency_key)
     counts = "  ".join(f"{label} {resp[k]}" for k, label in (("total_tiers", "tiers"), ("object_count", "objects"),
                                                              ("document_count", "documents"))
                        if resp.get(k) is not None)
@@ -153,22 +153,22 @@ def cmd_trigger(client: ApiClient, console: Console, collection: str, *, filters
     return _wait_and_report("batch", client, resp["batch_id"], console, timeout, interval)
 
 
-def cmd_run(client: ApiClient, console: Console, pipeline: str, *, incremental: bool | None = None,
+def cmd_run(client: Sluice, console: Console, pipeline: str, *, incremental: bool | None = None,
             wait: bool = False, timeout: float | None = None, interval: float = 0.5) -> int:
     pid = resolve_pipeline(client, pipeline)
-    body = {} if incremental is None else {"incremental": incremental}
-    run_id = client.post(f"/v1/pipelines/{pid}/runs", body)["id"]
+    run_id = client.pipelines.run(pid, incremental)["id"]
     console.print(f"run_id {run_id}", markup=False)
     if not wait:
         return EXIT_OK
     return _wait_and_report("run", client, run_id, console, timeout, interval)
 
 
-def cmd_status(client: ApiClient, console: Console, ident: str, *, as_json: bool = False) -> int:
+def cmd_status(client: Sluice, console: Console, ident: str, *, as_json: bool = False) -> int:
     path = status_path(ident)
     if path is None:
-        raise ApiError(400, "invalid_argument", f"'{ident}' is not a batch (bat_…), run (run_…) or task (tsk_…) id")
-    view = client.get(path)
+        raise ValidationError(400, "invalid_argument",
+                              f"'{ident}' is not a batch (bat_…), run (run_…) or task (tsk_…) id")
+    view = client.http.get(path)
     if as_json:
         console.print(json.dumps(view, indent=2, sort_keys=True), markup=False)
         return EXIT_OK

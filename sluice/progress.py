@@ -1,41 +1,46 @@
 """Watching a batch or a pipeline run until it ends: one progress bar per tier (batch) or per
-step (run) on a terminal, plain periodic lines otherwise (logs, CI, tests).
+step (run) on a terminal, plain periodic lines otherwise (logs, CI, tests). The one renderer:
+`Sluice(...).batches.wait(id, progress=True)` and the `sluice` CLI's --wait both draw with it.
 
-The pure parts (`batch_bars`, `run_bars`, `summary_line`, `exit_code_for_status`) turn the
-API's views into what is shown; `watch` polls and draws."""
+The pure parts (`batch_bars`, `run_bars`, `summary_line`) turn the API's views into what is
+shown; `watch` polls and draws. Live bars need `rich` (installed with the server; imported
+only when drawing), plain lines need nothing but the stdlib."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable, Iterator
 
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.text import Text
+from sluice.status import TERMINAL as _TERMINAL
 
-from shared.cli_client import EXIT_FAILED, EXIT_OK
-from shared.status import TERMINAL as _TERMINAL
-from shared.status import BatchStatus
-
-# Batches and runs end in the same four statuses (shared/status.py is the one table).
-TERMINAL = frozenset(s.value for s in _TERMINAL["batch"] | _TERMINAL["run"])
-SUCCESS = frozenset({BatchStatus.COMPLETED.value, BatchStatus.COMPLETED_WITH_ERRORS.value})
-
-
-def exit_code_for_status(status: str) -> int:
-    """0 for COMPLETED and COMPLETED_WITH_ERRORS, 1 for FAILED and CANCELED (and anything else)."""
-    return EXIT_OK if status in SUCCESS else EXIT_FAILED
+TERMINAL = _TERMINAL["batch"] | _TERMINAL["run"]
+Delays = float | Callable[[], Iterator[float]]
 
 
 def is_terminal(status: str) -> bool:
     return status in TERMINAL
 
 
-def make_console(stderr: bool = False) -> Console:
-    """A console that draws live bars only on a real terminal; elsewhere it prints plain text,
-    never wrapped (so log lines stay greppable)."""
+class PlainConsole:
+    """What `watch` needs of a console when `rich` is absent: plain lines to a stream."""
+    is_terminal = False
+
+    def __init__(self, stream: Any = None):
+        self.stream = stream
+
+    def print(self, line: str, markup: bool = False) -> None:
+        print(line, file=self.stream or sys.stderr, flush=True)
+
+
+def make_console(stderr: bool = False) -> Any:
+    """A rich console that draws live bars only on a real terminal; elsewhere it prints plain
+    text, never wrapped (so log lines stay greppable). Without rich: a PlainConsole."""
+    try:
+        from rich.console import Console
+    except ImportError:
+        return PlainConsole(sys.stderr if stderr else sys.stdout)
     console = Console(stderr=stderr, highlight=False, soft_wrap=True)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = 160  # tables in logs: do not squeeze them into 80 columns
@@ -98,10 +103,24 @@ def run_bars(view: dict) -> list[Bar]:
     return bars
 
 
+def task_bars(view: dict) -> list[Bar]:
+    """One bar for a GET /v1/tasks/{id} view: every tier's records in one count."""
+    prog = view.get("progress") or {}
+    total = int(prog.get("total") or 0)
+    finished = view.get("status") in TERMINAL
+    info = f"tier {int(prog.get('current_tier') or 0) + 1} of {prog.get('total_tiers') or '?'}"
+    return [Bar("task", "records", min(int(prog.get("processed") or 0), total) if total else 0,
+                total if total or finished else None, info, finished)]
+
+
+BARS: dict[str, Callable[[dict], list[Bar]]] = {"batch": batch_bars, "run": run_bars, "task": task_bars}
+IDENT = {"batch": "batch_id", "task": "task_id", "run": "id"}
+
+
 def summary_line(kind: str, view: dict, bars: list[Bar], elapsed: float) -> str:
     """The plain-text form of one poll, e.g.
     `[  2.0s] bat_x PROCESSING | tier 0 chunks 120/300 (processing  processed 120 ...) | ...`"""
-    ident = view.get("batch_id") if kind == "batch" else view.get("id")
+    ident = view.get(IDENT.get(kind, "id"))
     parts = [f"[{elapsed:6.1f}s] {ident} {view.get('status')}"]
     for b in bars:
         frac = f"{b.completed}/{b.total}" if b.total is not None else "-/-"
@@ -117,18 +136,30 @@ class WatchAborted(Exception):
         self.timeout = timeout
 
 
-def watch(kind: str, fetch: Callable[[], dict], console: Console, *, interval: float = 0.5,
+def _delays(interval: Delays) -> Iterator[float]:
+    if callable(interval):
+        return interval()
+    return iter(lambda: float(interval), None)  # the same pause forever
+
+
+def watch(kind: str, fetch: Callable[[], dict], console: Any = None, *, interval: Delays = 0.5,
           timeout: float | None = None, names: Callable[[str], str] | None = None,
           alive: Callable[[], str | None] | None = None, plain_every: float = 1.0,
           title: str = "") -> dict:
-    """Poll `fetch()` every `interval` seconds until the status is terminal; return the last
-    view. Bars on a terminal, else a line whenever something changed (at most every
-    `plain_every` seconds) and always the final one. `alive()` returns a reason to stop (a
-    process died) or None. Raises WatchAborted."""
-    make = (lambda v: batch_bars(v, names)) if kind == "batch" else run_bars
+    """Poll `fetch()` until the status is terminal; return the last view. `interval` is the
+    pause between polls, or a function returning an iterator of pauses (a backoff). Bars on a
+    terminal, else a line whenever something changed (at most every `plain_every` seconds) and
+    always the final one. `alive()` returns a reason to stop (a process died) or None. Raises
+    WatchAborted.
+
+        watch("batch", lambda: http.get(f"/v1/batches/{batch_id}"), timeout=60)
+    """
+    make = (lambda v: batch_bars(v, names)) if kind == "batch" else BARS[kind]
+    console = console if console is not None else make_console(stderr=True)
     started = time.monotonic()
+    pauses = _delays(interval)
     if console.is_terminal:
-        return _watch_bars(kind, fetch, console, make, interval, timeout, alive, started, title)
+        return _watch_bars(kind, fetch, console, make, pauses, timeout, alive, started, title)
     last_line, last_at = "", 0.0
     while True:
         view = fetch()
@@ -143,7 +174,7 @@ def watch(kind: str, fetch: Callable[[], dict], console: Console, *, interval: f
         if final:
             return view
         _check(timeout, started, alive)
-        time.sleep(interval)
+        time.sleep(next(pauses))
 
 
 def _check(timeout: float | None, started: float, alive: Callable[[], str | None] | None) -> None:
@@ -154,9 +185,14 @@ def _check(timeout: float | None, started: float, alive: Callable[[], str | None
         raise WatchAborted(reason)
 
 
-def _watch_bars(kind: str, fetch: Callable[[], dict], console: Console, make: Callable[[dict], list[Bar]],
-                interval: float, timeout: float | None, alive: Callable[[], str | None] | None,
+def _watch_bars(kind: str, fetch: Callable[[], dict], console: Any, make: Callable[[dict], list[Bar]],
+                pauses: Iterator[float], timeout: float | None, alive: Callable[[], str | None] | None,
                 started: float, title: str) -> dict:
+    from rich.console import Group
+    from rich.live import Live
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.text import Text
+
     progress = Progress(TextColumn("  {task.description}", markup=False), BarColumn(bar_width=30),
                         MofNCompleteColumn(), TextColumn("{task.fields[info]}", markup=False), console=console)
     header = Text(title or kind)
@@ -173,4 +209,4 @@ def _watch_bars(kind: str, fetch: Callable[[], dict], console: Console, make: Ca
             if is_terminal(view.get("status", "")):
                 return view
             _check(timeout, started, alive)
-            time.sleep(interval)
+            time.sleep(next(pauses))

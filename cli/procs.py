@@ -178,12 +178,17 @@ def embedded(port: int | None = None, flower_port: int | None = None, concurrenc
              flower: bool = True, log_dir: Path | None = None) -> Iterator[Embedded]:
     """Start MongoDB and Redis (or use MONGO_URL/REDIS_URL), bootstrap a key, then the API, a
     worker, beat and (if installed) Flower; stop all of it on exit. Children share this
-    process's stdout unless `log_dir` is given (then one log file each). SIGTERM is turned into
-    KeyboardInterrupt meanwhile, so `kill` stops everything too."""
-    from shared.localservices import ensure_services, free_port
+    process's stdout unless `log_dir` is given (then one log file each). SIGINT and SIGTERM both
+    become KeyboardInterrupt meanwhile, so Ctrl-C and `kill` stop everything. SIGINT is set
+    explicitly: a shell starts a background job (`sluice up &` in a script) with SIGINT
+    ignored, and Python then never installs its own handler. A second signal while stopping is
+    ignored, so the cleanup always runs to the end."""
+    from cli.localservices import ensure_services, free_port
 
     main_thread = threading.current_thread() is threading.main_thread()
-    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) if main_thread else None
+    old_handlers = {sig: signal.signal(sig, handler) for sig, handler in
+                    ((signal.SIGINT, signal.default_int_handler), (signal.SIGTERM, _raise_interrupt))} \
+        if main_thread else {}
     services = None
     procs: list[tuple[str, subprocess.Popen]] = []
     logs: list[IO] = []
@@ -224,6 +229,8 @@ def embedded(port: int | None = None, flower_port: int | None = None, concurrenc
         yield Embedded(f"http://127.0.0.1:{api_port}", flower_url, services.mongo_url, services.redis_url,
                        key, env["SLUICE_ADMIN_KEY"], procs, log_dir)
     finally:
+        for sig in old_handlers:
+            signal.signal(sig, signal.SIG_IGN)
         try:
             stop_processes(procs)
         finally:
@@ -231,5 +238,5 @@ def embedded(port: int | None = None, flower_port: int | None = None, concurrenc
                 f.close()
             if services is not None:
                 services.stop()
-            if main_thread:
-                signal.signal(signal.SIGTERM, old_term)
+            for sig, old in old_handlers.items():
+                signal.signal(sig, old)

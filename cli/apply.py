@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from shared.cli_client import ApiClient, ApiError
-from shared.cli_diff import diff_resource, pipeline_body
-from shared.cli_spec import ID_FIELD, ROUTE, Resource, load_spec, parse_spec, plan
+from sluice import Sluice
+from sluice.errors import SluiceError
+from cli.diff import diff_resource, pipeline_body
+from cli.spec import ID_FIELD, ROUTE, Resource, load_spec, parse_spec, plan
 
 ACTIONS = ("created", "updated", "unchanged")
 
@@ -58,8 +59,9 @@ class ApplyResult:
 
 
 class Applier:
-    def __init__(self, client: ApiClient, out: Callable[[str], None] = print):
+    def __init__(self, client: Sluice, out: Callable[[str], None] = print):
         self.client, self.out = client, out
+        self.http = client.http  # apply is generic over routes: it speaks the SDK's transport
         self._ids: dict[tuple[str, str], str | None] = {}
         self._pipelines: dict[str, dict] | None = None
 
@@ -67,7 +69,7 @@ class Applier:
     def resolve(self, kind: str, ref: str) -> str | None:
         """The id of a bucket/collection/connection/taxonomy given by id or name (None: absent)."""
         if (kind, ref) not in self._ids:
-            found = self.client.find(f"{ROUTE[kind]}/{ref}")
+            found = self.http.find(f"{ROUTE[kind]}/{ref}")
             self._remember(kind, ref, found[ID_FIELD[kind]] if found else None)
         return self._ids[(kind, ref)]
 
@@ -78,22 +80,22 @@ class Applier:
 
     def _current(self, res: Resource) -> dict | None:
         if res.kind != "pipeline":
-            found = self.client.find(f"{ROUTE[res.kind]}/{res.name}")
+            found = self.http.find(f"{ROUTE[res.kind]}/{res.name}")
             self._remember(res.kind, res.name, found[ID_FIELD[res.kind]] if found else None)
             return found
         if self._pipelines is None:
             self._pipelines = {}
-            for p in self.client.get_list("/v1/pipelines"):
+            for p in self.http.pages("GET", "/v1/pipelines", page_size=1000):
                 self._pipelines.setdefault(p.get("alias") or "", p)
         return self._pipelines.get(res.name)
 
     # -- applying ------------------------------------------------------------------------
     def ensure_namespace(self, name: str) -> Outcome:
-        if self.client.find(f"/v1/namespaces/{name}") is not None:
+        if self.http.find(f"/v1/namespaces/{name}") is not None:
             return Outcome("namespace", name, "unchanged")
         try:
-            made = self.client.post("/v1/namespaces", {"namespace_name": name})
-        except ApiError as err:
+            made = self.http.post("/v1/namespaces", {"namespace_name": name})
+        except SluiceError as err:
             if err.status == 403:
                 err.message += f" (namespace '{name}' does not exist; creating it needs the admin key as --key)"
             raise
@@ -106,23 +108,23 @@ class Applier:
         ident = current[ID_FIELD[res.kind]]
         diff = diff_resource(res, current, self.resolve)
         if diff.patch:
-            method = self.client.put if res.kind == "pipeline" else self.client.patch
+            method = self.http.put if res.kind == "pipeline" else self.http.patch
             method(f"{ROUTE[res.kind]}/{ident}", diff.patch)
         if diff.schedule[0]:
-            self.client.put(f"/v1/pipelines/{ident}/schedule", {"period": diff.schedule[1]})
+            self.http.put(f"/v1/pipelines/{ident}/schedule", {"period": diff.schedule[1]})
         return Outcome(res.kind, res.name, "updated" if diff.changed else "unchanged", ident, diff.changed,
                        diff.fixed)
 
     def _create(self, res: Resource) -> Outcome:
         body = pipeline_body(res.body, self.resolve) if res.kind == "pipeline" else res.body
-        made = self.client.post(ROUTE[res.kind], body)
+        made = self.http.post(ROUTE[res.kind], body)
         ident = made[ID_FIELD[res.kind]]
         self._remember(res.kind, res.name, ident)
         if res.kind == "pipeline":
             if self._pipelines is not None:
                 self._pipelines[res.name] = made
             if res.body.get("schedule") is not None:
-                self.client.put(f"/v1/pipelines/{ident}/schedule", {"period": res.body["schedule"]})
+                self.http.put(f"/v1/pipelines/{ident}/schedule", {"period": res.body["schedule"]})
         return Outcome(res.kind, res.name, "created", ident)
 
     def apply(self, namespace: str | None, resources: list[Resource]) -> ApplyResult:
@@ -134,7 +136,7 @@ class Applier:
         for res in plan(resources):
             try:
                 outcomes.append(self._report(self.apply_one(res)))
-            except ApiError as err:
+            except SluiceError as err:
                 err.message = f"{res.kind} '{res.name}' ({res.path}): {err.message}"
                 raise
         return ApplyResult(namespace, outcomes)
@@ -147,7 +149,7 @@ class Applier:
         return outcome
 
 
-def apply_spec(client: ApiClient, spec: dict, out: Callable[[str], None] = print) -> ApplyResult:
+def apply_spec(client: Sluice, spec: dict, out: Callable[[str], None] = print) -> ApplyResult:
     """Apply a parsed spec; the spec's `namespace` (if any) replaces the client's."""
     namespace, resources = parse_spec(spec)
     plan(resources)  # a cycle is a spec error: report it before touching anything
@@ -158,5 +160,5 @@ def apply_spec(client: ApiClient, spec: dict, out: Callable[[str], None] = print
     return result
 
 
-def apply_file(client: ApiClient, path: str | Path, out: Callable[[str], None] = print) -> ApplyResult:
+def apply_file(client: Sluice, path: str | Path, out: Callable[[str], None] = print) -> ApplyResult:
     return apply_spec(client, load_spec(path), out)

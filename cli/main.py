@@ -11,7 +11,7 @@ or Celery itself.
 
 API options (any command that talks to the API): --url (SLUICE_URL, default
 http://127.0.0.1:8000), --key (SLUICE_API_KEY), --namespace (SLUICE_NAMESPACE, default
-"default"). Exit codes: see shared/cli_client.py.
+"default"). Exit codes: see cli/errors.py. Every API call goes through the sluice SDK.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import sys
 import time
 from typing import Callable, Sequence
 
-from shared.cli_procs import api_cmd, beat_cmd, embedded, flower_cmd, worker_cmd
+from cli.procs import api_cmd, beat_cmd, embedded, flower_cmd, worker_cmd
 from shared.tasknames import QUEUES
 
 
@@ -48,19 +48,19 @@ def _exec(cmd: list[str]) -> int:
 
 
 def _client(args: argparse.Namespace):
-    from shared.cli_client import ApiClient
+    from sluice import Sluice
 
-    return ApiClient.from_env(args.url, args.key, args.namespace)
+    return Sluice(args.key, url=args.url, namespace=args.namespace)
 
 
 def _console():
-    from shared.cli_progress import make_console
+    from sluice.progress import make_console
 
     return make_console()
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
-    from shared.cli_ops import cmd_trigger as trigger
+    from cli.ops import cmd_trigger as trigger
 
     return trigger(_client(args), _console(), args.collection, filters=args.filters, object_ids=args.object_ids,
                    idempotency_key=args.idempotency_key, wait=args.wait, timeout=args.timeout,
@@ -68,27 +68,27 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from shared.cli_ops import cmd_run as run
+    from cli.ops import cmd_run as run
 
     return run(_client(args), _console(), args.pipeline, incremental=args.incremental, wait=args.wait,
                timeout=args.timeout, interval=args.interval)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from shared.cli_ops import cmd_status as status
+    from cli.ops import cmd_status as status
 
     return status(_client(args), _console(), args.id, as_json=args.json)
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    from shared.cli_apply import apply_file
+    from cli.apply import apply_file
 
     apply_file(_client(args), args.file, out=lambda line: print(line, flush=True))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from shared.cli_demo import run_demo
+    from cli.demo import run_demo
 
     return run_demo(objects=args.objects, keep=args.keep, port=args.port, concurrency=args.concurrency)
 
@@ -197,13 +197,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except Exception as exc:  # noqa: BLE001 - our two error kinds become readable messages
-        from shared.cli_client import ApiError
-        from shared.cli_spec import SpecError
+        from cli.errors import exit_code, format_error
+        from cli.spec import SpecError
+        from sluice.errors import SluiceError
 
-        if isinstance(exc, ApiError):
-            print(exc.render(), file=sys.stderr, flush=True)
-            return exc.exit_code
-        from shared.localservices import ServiceStartError
+        if isinstance(exc, SluiceError):
+            print(format_error(exc), file=sys.stderr, flush=True)
+            return exit_code(exc)
+        from cli.localservices import ServiceStartError
 
         if isinstance(exc, ServiceStartError):
             print(f"error: cannot start the local services: {exc}", file=sys.stderr)

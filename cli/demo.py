@@ -15,11 +15,13 @@ from typing import Any, Callable
 
 from rich.console import Console
 
-from shared.cli_apply import apply_spec
-from shared.cli_client import ApiClient, ApiError
-from shared.cli_ops import batch_outcome, run_outcome, wait_batch, wait_run
-from shared.cli_procs import Embedded, embedded
-from shared.cli_progress import WatchAborted, exit_code_for_status, make_console
+from cli.apply import apply_spec
+from cli.errors import exit_code, exit_code_for_status, format_error
+from cli.ops import batch_outcome, run_outcome, wait_batch, wait_run
+from cli.procs import Embedded, embedded
+from sluice import Sluice
+from sluice.errors import SluiceError
+from sluice.progress import WatchAborted, make_console
 
 NAMESPACE, BUCKET, PIPELINE = "demo", "articles", "digest"
 DAG = ("chunks", "normalized", "stats")
@@ -96,15 +98,13 @@ def demo_spec() -> dict[str, Any]:
     }
 
 
-def load_objects(client: ApiClient, n: int, say: Callable[[str], None], batch: int = 1000,
+def load_objects(client: Sluice, n: int, say: Callable[[str], None], batch: int = 1000,
                  seed: int = 7) -> float:
     """Write n generated articles in batches; return the seconds it took."""
     rng = random.Random(seed)
     started = time.monotonic()
-    for first in range(0, n, batch):
-        items = [{"data": article(rng, i)} for i in range(first, min(n, first + batch))]
-        client.post(f"/v1/buckets/{BUCKET}/objects/batch", {"objects": items})
-        say(f"  objects  {first + len(items)}/{n}")
+    client.objects.upload(BUCKET, ({"data": article(rng, i)} for i in range(n)), batch_size=batch,
+                          progress=lambda done, _total: say(f"  objects  {done}/{n}"))
     return time.monotonic() - started
 
 
@@ -145,23 +145,23 @@ def _demo(system: Embedded, objects: int, console: Console, started: float) -> i
 
     system.wait_ready(90)
     say(f"API ready at {system.api_url} ({time.monotonic() - started:.1f}s)")
-    admin = ApiClient(system.api_url, system.admin_key, NAMESPACE)
+    admin = Sluice(system.admin_key, url=system.api_url, namespace=NAMESPACE)
     say("\nCreating resources (like `sluice apply`):")
     apply_spec(admin, demo_spec(), out=lambda line: say("  " + line))
-    client = ApiClient(system.api_url, system.key, NAMESPACE)
+    client = Sluice(system.key, url=system.api_url, namespace=NAMESPACE)
     say(f"\nWriting {objects} objects in batches of 1000:")
     load_s = load_objects(client, objects, say)
     say("\nTriggering the collection DAG chunks -> normalized -> stats:")
-    trig = client.post(f"/v1/collections/{DAG[0]}/trigger", {})
+    trig = client.collections.trigger(DAG[0])
     say(f"  batch {trig['batch_id']} ({trig.get('total_tiers')} tiers, {trig.get('object_count')} objects)")
     batch = wait_batch(client, trig["batch_id"], console, alive=system.why_dead)
     code = batch_outcome(client, batch, console)
     say(f"\nRunning pipeline '{PIPELINE}' (articles -> digest, tech and science only):")
-    pipe = next(p for p in client.get_list("/v1/pipelines") if p.get("alias") == PIPELINE)
-    run_id = client.post(f"/v1/pipelines/{pipe['pipeline_id']}/runs", {"incremental": False})["id"]
+    pipe = next(p for p in client.pipelines.list() if p.get("alias") == PIPELINE)
+    run_id = client.pipelines.run(pipe["pipeline_id"], incremental=False)["id"]
     run = wait_run(client, run_id, console, alive=system.why_dead)
     code = max(code, run_outcome(client, run, console), exit_code_for_status(run["status"]))
-    docs = {name: client.get(f"/v1/collections/{name}").get("document_count", 0) for name in (*DAG, "digest")}
+    docs = {name: client.collections.get(name).get("document_count", 0) for name in (*DAG, "digest")}
     say(summary(system, objects, load_s, batch, run, docs, time.monotonic() - started))
     return code
 
@@ -179,10 +179,10 @@ def run_demo(objects: int = 3000, keep: bool = False, port: int | None = None, c
         with embedded(port=port, concurrency=concurrency, flower=keep, log_dir=log_dir) as system:
             try:
                 code = _demo(system, objects, console, started)
-            except (ApiError, WatchAborted, RuntimeError) as exc:
-                text = exc.render() if isinstance(exc, ApiError) else f"error: {exc}"
+            except (SluiceError, WatchAborted, RuntimeError) as exc:
+                text = format_error(exc) if isinstance(exc, SluiceError) else f"error: {exc}"
                 console.print(text, markup=False)
-                code = exc.exit_code if isinstance(exc, ApiError) else 1
+                code = exit_code(exc) if isinstance(exc, SluiceError) else 1
                 return code
             finished = True
             if keep:

@@ -1,0 +1,1 @@
+"""The resource groups of `Sluice`: one class per part of the API."""
