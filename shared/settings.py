@@ -73,6 +73,11 @@ class Settings:
     # Webhooks may reach loopback and private networks (self-hosted receivers usually live
     # there); link-local/metadata, multicast, unspecified and reserved are refused regardless.
     webhook_allow_private: bool = True
+    # After this many consecutive records of one chunk fail with the same time/memory/stack
+    # limit error, the rest of the chunk fails at once with it (0 disables).
+    fail_fast_after: int = 5
+    # Bearer token for GET /metrics (the admin key works too). Empty: only the admin key.
+    metrics_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -103,6 +108,8 @@ class Settings:
             log_level=env.get("SLUICE_LOG_LEVEL") or d.log_level,
             secret_keys=parse_keys(env.get("SLUICE_SECRET_KEY")),
             webhook_allow_private=_bool(env, "SLUICE_WEBHOOK_ALLOW_PRIVATE", d.webhook_allow_private),
+            fail_fast_after=_int(env, "SLUICE_FAIL_FAST_AFTER", d.fail_fast_after),
+            metrics_token=env.get("SLUICE_METRICS_TOKEN", d.metrics_token),
         ).validated()
 
     def validated(self) -> "Settings":
@@ -115,6 +122,8 @@ class Settings:
             raise ValueError("SLUICE_TASK_SOFT_TIME_LIMIT_S must be below SLUICE_TASK_TIME_LIMIT_S")
         if self.chunk_size < 1:
             raise ValueError("SLUICE_CHUNK_SIZE must be at least 1")
+        if self.fail_fast_after < 0:
+            raise ValueError("SLUICE_FAIL_FAST_AFTER must be 0 (off) or more")
         for i, key in enumerate(self.secret_keys, 1):
             if (problem := key_problem(key)) is not None:
                 # The key itself is never echoed: only its position in the list.
@@ -154,4 +163,9 @@ ENV_DOCS: dict[str, str] = {
                                     "true: receivers of a self-hosted install usually live there; set false when "
                                     "API keys go to people who must not reach your network). Link-local (cloud "
                                     "metadata), multicast, unspecified and reserved addresses are always refused.",
+    "SLUICE_FAIL_FAST_AFTER": "After this many consecutive records of one chunk (batch or pipeline run) fail with the "
+                              "same `JS_TIMEOUT`, `JS_MEMORY` or `JS_STACK` error, the rest of the chunk fails at once "
+                              "with that code and a message saying so (default 5; 0 disables).",
+    "SLUICE_METRICS_TOKEN": "Bearer token that may read `GET /metrics` (the admin key may too). Unset: only the "
+                            "admin key.",
 }
