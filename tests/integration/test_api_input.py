@@ -114,3 +114,13 @@ def test_concurrent_writers_of_the_same_new_keys_all_succeed(api):
                 assert outcomes == {"created": 100, "conflict": 1500}, outcomes
         total = api.post(f"/v1/buckets/{bucket}/objects/list", json={})[1]["pagination"]["total"]
         assert total == 100 * rounds
+
+
+def test_javascript_that_writes_a_global_is_refused_with_the_global_named(api):
+    api.post("/v1/buckets", json={"bucket_name": "js"})
+    status, body, _ = api.post("/v1/collections", json={
+        "collection_name": "globals", "source": {"type": "bucket", "bucket_id": "js"},
+        "feature_extractors": [{"feature_extractor_name": "js_transform", "parameters": {
+            "code": "count = 0;\nfunction transform(d) { return {c: count}; }"}}]})
+    assert status == 400 and body["error"]["details"][0]["path"].endswith("parameters.code"), body
+    assert "undeclared global 'count'" in body["error"]["details"][0]["message"]
