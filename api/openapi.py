@@ -81,6 +81,9 @@ def build_spec(app: Flask) -> dict:
         ok: dict[str, Any] = {"description": "OK"}
         if meta["response"] is not None:
             ok["content"] = {"application/json": {"schema": _schema_ref(spec, meta["response"], owners)}}
+        elif meta["status"] != 204:
+            # Every answer with a body is a JSON object; say at least that much.
+            ok["content"] = {"application/json": {"schema": {"type": "object"}}}
         responses[str(meta["status"])] = ok
         for code, desc in {**standard_errors(meta, bool(rule.arguments)), **meta["errors"]}.items():
             responses[str(code)] = {"description": desc, "content": {

@@ -124,3 +124,19 @@ def test_javascript_that_writes_a_global_is_refused_with_the_global_named(api):
             "code": "count = 0;\nfunction transform(d) { return {c: count}; }"}}]})
     assert status == 400 and body["error"]["details"][0]["path"].endswith("parameters.code"), body
     assert "undeclared global 'count'" in body["error"]["details"][0]["message"]
+
+
+def test_patching_a_pipeline_with_a_source_that_names_no_connection_is_400(api):
+    """Found by the fuzzer: a partial load makes nested objects partial too, and the
+    missing connection_id was a KeyError (500)."""
+    api.post("/v1/buckets", json={"bucket_name": "p"})
+    api.post("/v1/collections", json={"collection_name": "pc", "source": {"type": "bucket", "bucket_id": "p"}})
+    src = api.post("/v1/connections", json={"name": "s", "type": "bucket", "config": {"bucket_id": "p"}})[1]
+    dst = api.post("/v1/connections", json={"name": "d", "type": "collection", "config": {"collection_id": "pc"}})[1]
+    _, pipe, _ = api.post("/v1/pipelines", json={"code": "function transform(r) { return r; }",
+                                                 "source": {"connection_id": src["connection_id"]},
+                                                 "destination": {"connection_id": dst["connection_id"]}})
+    status, body, _ = api.patch(f"/v1/pipelines/{pipe['pipeline_id']}",
+                                json={"destination": {"connection_id": ""}, "source": {}})
+    assert status == 400, body
+    assert {d["path"] for d in body["error"]["details"]} == {"source.connection_id", "destination.connection_id"}
