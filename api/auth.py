@@ -17,7 +17,8 @@ from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from shared.stores.api_keys import ALL_NAMESPACES
 from shared.stores.owners import namespace_of
 
-PUBLIC_PATHS = ("/healthz", "/readyz", "/metrics", "/v1/openapi.json")
+METRICS_PATH = "/metrics"
+PUBLIC_PATHS = ("/healthz", "/readyz", "/v1/openapi.json")
 
 
 @dataclass(frozen=True)
@@ -30,17 +31,27 @@ class Principal:
         return self.namespaces is None or namespace_id in self.namespaces
 
 
-def authenticate() -> None:
-    if request.path in PUBLIC_PATHS or not request.path.startswith("/v1"):
-        return
+def _bearer() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing or malformed Authorization header; expected 'Bearer <api key>'",
                            code="missing_api_key")
-    token = token.strip()
-    admin_key = settings().admin_key
-    if admin_key and hmac.compare_digest(token.encode(), admin_key.encode()):
+    return token.strip()
+
+
+def _same(token: str, secret: str) -> bool:
+    return bool(secret) and hmac.compare_digest(token.encode(), secret.encode())
+
+
+def authenticate() -> None:
+    if request.path == METRICS_PATH:
+        authenticate_metrics()
+        return
+    if request.path in PUBLIC_PATHS or not request.path.startswith("/v1"):
+        return
+    token = _bearer()
+    if _same(token, settings().admin_key):
         g.principal = Principal("admin", True, None)
         return
     key = stores().api_keys.authenticate(token)
@@ -49,6 +60,15 @@ def authenticate() -> None:
     scope = key["namespaces"]
     g.principal = Principal(key["_id"], False,
                             None if scope == ALL_NAMESPACES else frozenset(scope))
+
+
+def authenticate_metrics() -> None:
+    """`/metrics` lists every namespace's collections, pipelines and their counts: only the
+    metrics token (for a Prometheus scrape config) or the admin key may read it."""
+    token = _bearer()
+    if not (_same(token, settings().metrics_token) or _same(token, settings().admin_key)):
+        raise Unauthorized("GET /metrics needs SLUICE_METRICS_TOKEN or the admin key as bearer token",
+                           code="invalid_metrics_token")
 
 
 def principal() -> Principal:
@@ -72,9 +92,8 @@ def current_namespace() -> dict:
         raise BadRequest("this route needs a namespace: send the X-Namespace header (name or id) "
                          "or ?namespace=", code="namespace_required",
                          details=[{"path": "X-Namespace", "message": "is required"}])
-    ns = stores().namespaces.get(ref)
-    if not principal().may_use(ns["_id"]):
-        raise Forbidden(f"this API key is not scoped to namespace '{ref}'", code="namespace_forbidden")
+    # Another tenant's namespace answers exactly like one that does not exist.
+    ns = stores().namespaces.get(ref, principal().may_use)
     g.namespace = ns
     return ns
 

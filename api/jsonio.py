@@ -9,6 +9,7 @@ from flask import current_app, request
 from marshmallow import Schema, ValidationError
 
 from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from shared.storable import Problem, storable
 
 
 def flatten_errors(messages: Any, prefix: str = "") -> list[dict]:
@@ -52,9 +53,20 @@ def raw_json(*, allow_empty: bool = False) -> Any:
         raise UnsupportedMediaType(
             f"Content-Type must be application/json, got '{request.mimetype or 'none'}'")
     try:
-        return json.loads(data)
+        body = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from exc
+    except RecursionError as exc:
+        raise BadRequest("malformed JSON: nested too deeply", code="malformed_json") from exc
+    # Every stored body passes here: MongoDB must never see a value it cannot store.
+    check_storable(storable(body, names=False))
+    return body
+
+
+def check_storable(problem: Problem | None) -> None:
+    """A storability problem as a 400 naming the field path."""
+    if problem is not None:
+        raise ValidationFailed(f"cannot store the request: {problem}", details=[problem.detail()])
 
 
 def load(schema: Schema, data: Any = None, *, allow_empty: bool = False, partial: bool = False) -> dict:

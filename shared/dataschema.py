@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.errors import ValidationFailed
+from shared.storable import name_problem
 from shared.timeutil import parse_iso
 
 TYPES = ("string", "number", "integer", "boolean", "datetime", "object", "array", "text")
@@ -35,8 +36,8 @@ def validate_schema(schema: Any, path: str = "schema") -> list[dict]:
         props = {}
     for name, prop in props.items():
         ppath = f"{path}.properties.{name}"
-        if not name or name.startswith("$") or "." in name:
-            errs.append({"path": ppath, "message": "field names must be non-empty, without '.' or a leading '$'"})
+        if (problem := name_problem(name)) is not None:
+            errs.append({"path": ppath, "message": problem})
         if not isinstance(prop, dict):
             errs.append({"path": ppath, "message": "must be an object with a 'type'"})
             continue

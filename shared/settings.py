@@ -144,6 +144,14 @@ class Settings:
     idempotency_ttl_s: int = setting("SLUICE_IDEMPOTENCY_TTL_S", 24 * 3600,
                                      "How long an Idempotency-Key is remembered.")
     log_level: str = setting("SLUICE_LOG_LEVEL", "INFO", "Log level.")
+    fail_fast_after: int = setting(
+        "SLUICE_FAIL_FAST_AFTER", 5,
+        "After this many consecutive records of one chunk (batch or pipeline run) fail with the same `JS_TIMEOUT`, "
+        "`JS_MEMORY` or `JS_STACK` error, the rest of the chunk fails at once with that code and a message saying "
+        "so (0 disables).")
+    metrics_token: str = setting("SLUICE_METRICS_TOKEN", "",
+                                 "Bearer token that may read `GET /metrics` (the admin key may too). Unset: only "
+                                 "the admin key. See [Metrics, health, logs](#metrics-health-logs).", secret=True)
     streaming: StreamingSettings = field(default_factory=StreamingSettings,
                                          metadata={"nested": StreamingSettings})
 
@@ -161,6 +169,8 @@ class Settings:
             raise ValueError("SLUICE_TASK_SOFT_TIME_LIMIT_S must be below SLUICE_TASK_TIME_LIMIT_S")
         if self.chunk_size < 1:
             raise ValueError("SLUICE_CHUNK_SIZE must be at least 1")
+        if self.fail_fast_after < 0:
+            raise ValueError("SLUICE_FAIL_FAST_AFTER must be 0 (off) or more")
         for i, key in enumerate(self.secret_keys, 1):
             if (problem := key_problem(key)) is not None:
                 # The key itself is never echoed: only its position in the list.
@@ -192,7 +202,7 @@ def declared(cls: type = Settings) -> list[tuple[str, Any, str]]:
 
 
 def _shown(env: str, default: Any) -> str:
-    if env in ("MONGO_URL", "REDIS_URL", "SLUICE_ADMIN_KEY", "SLUICE_SECRET_KEY"):
+    if env in ("MONGO_URL", "REDIS_URL") or default in ("", ()):
         return "—"
     if isinstance(default, bool):
         return "true" if default else "false"

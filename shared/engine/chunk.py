@@ -7,11 +7,13 @@ from contextlib import ExitStack
 from typing import Any, Callable
 
 from shared.engine import docbuild, sources
+from shared.engine.failfast import FailureStreak
 from shared.engine.taxonomy import apply_taxonomies, compile_taxonomy
 from shared.extractors import RecordError, get_extractor
 from shared.filters import matches, parse_filter
 from shared.settings import Settings
 from shared.status import BatchStatus, ObjectStatus
+from shared.storable import storable
 from shared.stores import Stores
 from shared.timeutil import utcnow
 
@@ -104,8 +106,11 @@ def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str
                   stores.taxonomies.for_applications(collection.get("taxonomy_applications") or [])]
     salt = "" if batch.get("deterministic_ids", True) else batch["_id"]
     now = utcnow()
-    docs, failures, errors_by_code = [], [], {}
+    docs: list[dict] = []
+    extra: dict[str, list[dict]] = {}
+    failures, errors_by_code = [], {}
     ok_sources, failed_sources, reshaped = [], [], []
+    streak = FailureStreak(settings.fail_fast_after)
     with ExitStack() as stack:
         steps = open_steps(collection, settings, stack)
         for k, row in enumerate(rows):
@@ -119,20 +124,29 @@ def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str
                 continue
             counts["after_filter"] += 1
             try:
+                if streak.tripped:
+                    raise RecordError(streak.code or "", streak.skip_message())
                 outputs = docbuild.build(sources.record_meta(row, src_type), row.get("data") or {}, steps)
+                made = [_document(collection, batch, row, src_type, position, data, salt)
+                        for position, data in outputs]
+                made_extra = apply_taxonomies(taxonomies, made)
+                check_documents(made, made_extra)
             except RecordError as exc:
+                if not streak.tripped:
+                    streak.record_failure(exc.code, exc.message)
                 counts["failed"] += 1
                 errors_by_code[exc.code] = errors_by_code.get(exc.code, 0) + 1
                 failed_sources.append(row["_id"])
                 failures.append(_failure(chunk, row, exc.code, exc.message, getattr(exc, "line", None), now))
                 continue
+            streak.record_ok()
             counts["processed"] += 1
             ok_sources.append(row["_id"])
             if len(outputs) != 1 or outputs[0][0] != "":
                 reshaped.append(row["_id"])  # fanned out or dropped: earlier documents may be stale
-            for position, data in outputs:
-                docs.append(_document(collection, batch, row, src_type, position, data, salt))
-    extra = apply_taxonomies(taxonomies, docs)
+            docs.extend(made)
+            for target_id, target_docs in made_extra.items():
+                extra.setdefault(target_id, []).extend(target_docs)
     counts["written"] = stores.documents.upsert_many(docs, now)
     for target_id, target_docs in extra.items():
         stores.documents.upsert_many(target_docs, now)
@@ -150,6 +164,16 @@ def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str
                        duration / 1000)
     stores.batches.heartbeat(batch["_id"], heartbeat_interval_s(settings))
     return {**counts, "continuations": continuations} if continuations else counts
+
+
+def check_documents(docs: list[dict], extra: dict[str, list[dict]]) -> None:
+    """A record whose documents MongoDB could not store (a NUL in a key, an integer beyond
+    64 bits, a field name against the rule...) fails alone, with the first problem's path;
+    the chunk's other records are written."""
+    for doc in [*docs, *(d for target in extra.values() for d in target)]:
+        problem = storable(doc["data"], "data") or storable(doc.get("taxonomy") or {}, "taxonomy", names=False)
+        if problem is not None:
+            raise RecordError(problem.code, f"cannot store the output: {problem}")
 
 
 def record_metrics(metrics: Any, kind: str, target: str, processed: int, errors_by_code: dict[str, int],

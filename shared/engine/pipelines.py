@@ -18,7 +18,12 @@ from shared.stores import Stores
 from shared.timeutil import utcnow
 
 
-def _connection(stores: Stores, ns_id: str, ref: str, path: str, errs: list[dict]) -> dict | None:
+def _connection(stores: Stores, ns_id: str, ref: Any, path: str, errs: list[dict]) -> dict | None:
+    if not isinstance(ref, str) or not ref:
+        # A PATCH loads partially, nested objects too: a sent source/destination replaces
+        # the stored one whole, so it must name its connection.
+        errs.append({"path": path, "message": "is required"})
+        return None
     conn = stores.connections.find(ns_id, ref)
     if conn is None:
         errs.append({"path": path, "message": f"connection '{ref}' does not exist in this namespace"})
@@ -56,8 +61,8 @@ def build_pipeline(stores: Stores, settings: Settings, ns_id: str, body: dict,
     except ValidationFailed as exc:
         errs.extend(exc.details)
     source, dest = dict(body["source"]), dict(body["destination"])
-    src_conn = _connection(stores, ns_id, source["connection_id"], "source.connection_id", errs)
-    dst_conn = _connection(stores, ns_id, dest["connection_id"], "destination.connection_id", errs)
+    src_conn = _connection(stores, ns_id, source.get("connection_id"), "source.connection_id", errs)
+    dst_conn = _connection(stores, ns_id, dest.get("connection_id"), "destination.connection_id", errs)
     sink = missing_sink(stores, ns_id, dst_conn, dest)
     if sink is not None and not re.match(NAME_RE, sink):
         errs.append({"path": "destination.collection", "message": NAME_RULE})

@@ -2,18 +2,19 @@
 validate → write. Per-record failures are counted at their step, never raised."""
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, Callable
 
 from shared.connectors import destination_for, source_for
 from shared.engine.chunk import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
+from shared.engine.failfast import FailureStreak
 from shared.engine.runs import JS_ENTRY_POINTS
 from shared.errors import UserError
 from shared.filters import matches, parse_filter
 from shared.jsbox import JsError, JsLimits, Sandbox
 from shared.settings import Settings
 from shared.status import RunStatus
+from shared.storable import storable
 from shared.stores import Stores
 from shared.stores.runs import STEPS
 from shared.timeutil import utcnow
@@ -47,12 +48,10 @@ def interpret(result: Any, record: dict) -> list[dict]:
 
 
 def validate_output(record: dict) -> None:
-    bad = [k for k in record if not isinstance(k, str) or k.startswith("$") or "." in k or not k]
-    if bad:
-        raise StepFailure("INVALID_RECORD", f"field names may not be empty, start with '$' or contain '.': {bad[:3]}")
-    size = len(json.dumps(record, default=str))
-    if size > MAX_RECORD_BYTES:
-        raise StepFailure("RECORD_TOO_LARGE", f"record is {size} bytes; the limit is {MAX_RECORD_BYTES}")
+    """The field-name rule at every depth, and a value MongoDB can store (shared/storable.py)."""
+    problem = storable(record, max_bytes=MAX_RECORD_BYTES)
+    if problem is not None:
+        raise StepFailure(problem.code, str(problem))
 
 
 def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_s: float | None = None,
@@ -79,6 +78,7 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
                                   pipeline["destination"], settings)
     failures: list[dict] = []
     max_update = None
+    streak = FailureStreak(settings.fail_fast_after)
 
     def fail(step: int, key: str, code: str, message: str) -> None:
         failed[step] += 1
@@ -107,14 +107,16 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
                 if node is not None and not matches(node, record):
                     continue
                 passed[FILTER] += 1
+                if streak.tripped:
+                    fail(TRANSFORM, key, streak.code or "", streak.skip_message())
+                    continue
                 try:
                     outputs = interpret(sandbox.call(record), record)
-                except JsError as exc:
+                except (JsError, StepFailure) as exc:
+                    streak.record_failure(exc.code, exc.message)
                     fail(TRANSFORM, key, exc.code, exc.message)
                     continue
-                except StepFailure as exc:
-                    fail(TRANSFORM, key, exc.code, exc.message)
-                    continue
+                streak.record_ok()
                 passed[TRANSFORM] += 1
                 try:
                     for out in outputs:

@@ -32,6 +32,17 @@ def tier_input(stores: Stores, batch: dict, collection: dict, tier_num: int,
     Trigger-level narrowing (object_ids, source_filters, include_*) applies to tier 0 only;
     later tiers read what the tier above wrote in this batch."""
     trigger = batch.get("trigger") or {}
+    store, query = _tier_query(stores, batch, trigger, collection, tier_num, only_ids)
+    until = trigger.get("until_id") if tier_num == 0 else None
+    if until is not None:
+        # What the trigger selected and counted; later records are for the next trigger.
+        # (Batches stored before the bound existed have none and read everything.)
+        query = {"$and": [query, {"_id": {"$lte": until}}]}
+    return store, query
+
+
+def _tier_query(stores: Any, batch: dict, trigger: dict, collection: dict, tier_num: int,
+                only_ids: list[str] | None) -> tuple[Any, dict]:
     src = collection["source"]
     plan_ids = {c for t in batch["tiers"] for c in t["collection_ids"]}
     if src["type"] == "bucket":

@@ -74,6 +74,11 @@ def create_trigger_batch(stores: Stores, ns_id: str, collection: dict, body: dic
     all_cols = stores.collections.all_in_namespace(ns_id)
     probe = {"_id": None, "trigger": trigger, "tiers": [{"collection_ids": [collection["_id"]]}]}
     store, query = sources.tier_input(stores, probe, collection, 0)
+    # The batch reads up to the highest id selected now, and the count is taken under the
+    # same bound, so objects written meanwhile can change neither (ids are time-ordered;
+    # "" selects nothing, for an empty source).
+    trigger["until_id"] = store.last_id(query) or ""
+    store, query = sources.tier_input(stores, probe, collection, 0)
     count = store.count_matching(query)
     if src["type"] == "bucket":
         bucket_ids = sources.bucket_ids_for(collection, trigger, 0)

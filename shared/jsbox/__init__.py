@@ -13,9 +13,10 @@ How records are kept apart (details in prelude.py, tests in tests/unit/test_jsbo
     neutralised (Error.prepareStackTrace/stackTraceLimit become read-only data, Math.random
     gets a per-record generator, performance.now() counts from the record's start).
   * The user's code is the body of a factory function that is re-run for every record, so
-    top-level `var`/`let`/closures start fresh each time. Writes to shared objects fail: a
-    TypeError in strict mode, silently ignored in sloppy mode (`obj.toString = f` on your own
-    objects keeps working).
+    top-level `var`/`let`/closures start fresh each time. The factory is strict-mode code,
+    so writes to shared objects and to undeclared globals throw (JS_ERROR, the message names
+    what is frozen: see errors.explain_frozen) instead of being silently dropped
+    (`obj.toString = f` on your own objects keeps working).
   * Only JSON text crosses the boundary in both directions.
   Cost: one top-level run per record (a few microseconds for typical code; keep expensive
   set-up out of the top level or make it lazy inside the function), and ~5 ms to harden a

@@ -99,7 +99,33 @@ def thrown_error(payload: str, limits: Any, code: str) -> JsError:
         if _THROW_RE.search(code):
             err.message += ", or the code threw null"
         return err
-    return JsError(JS_ERROR, info.get("message") or "uncaught exception", line)
+    return JsError(JS_ERROR, explain_frozen(info.get("message") or "uncaught exception", code, line), line)
+
+
+_IDENT = r"[A-Za-z_$][\w$]*"
+_GLOBAL_WRITE_RE = re.compile(r"\b(?:globalThis|self)\s*(?:\.\s*(" + _IDENT + r")|\[\s*[\"'](.+?)[\"']\s*\])\s*=(?!=)")
+_NOT_DEFINED_RE = re.compile(r"^ReferenceError: (" + _IDENT + r") is not defined$")
+_READ_ONLY_RE = re.compile(r"^TypeError: '(.+)' is read-only$")
+FROZEN_RULE = ("globals and built-ins are frozen and code runs in strict mode: keep state in "
+               "variables declared with let/const/var; each record starts fresh")
+
+
+def explain_frozen(message: str, code: str, line: int | None) -> str:
+    """A write to the frozen global object or a built-in, named and explained. QuickJS says
+    only "object is not extensible" for `globalThis.count = 1`, and "count is not defined" for
+    `count = 1` (strict mode), so the user's line is read for the name it assigned."""
+    text = code.split("\n")[line - 1] if line and 0 < line <= code.count("\n") + 1 else ""
+    if m := _NOT_DEFINED_RE.match(message):
+        if re.search(r"(?<![\w$.])" + re.escape(m.group(1)) + r"\s*(?:[-+*/%&|^]|\*\*|<<|>>>?)?=(?!=)", text):
+            return f"ReferenceError: cannot assign to undeclared global '{m.group(1)}' ({FROZEN_RULE})"
+        return message
+    if message == "TypeError: object is not extensible":
+        if g := _GLOBAL_WRITE_RE.search(text):
+            return f"TypeError: cannot add global '{g.group(1) or g.group(2)}' ({FROZEN_RULE})"
+        return f"{message} (if it is a built-in: {FROZEN_RULE})"
+    if m := _READ_ONLY_RE.match(message):
+        return f"TypeError: cannot assign to frozen '{m.group(1)}' ({FROZEN_RULE})"
+    return message
 
 
 def compile_error(text: str, code: str, *, prefix_len: int = len(prelude.WRAP_PREFIX)) -> JsError:

@@ -25,7 +25,9 @@ from __future__ import annotations
 import re
 
 MAIN_NAME = "__sluice_main"
-WRAP_PREFIX = f"(function {MAIN_NAME}(){{"
+# Strict mode: with a frozen global object, sloppy-mode assignments to globals were silently
+# dropped (`count = 1` left `count` undefined); strict mode makes them throw.
+WRAP_PREFIX = f"(function {MAIN_NAME}(){{\"use strict\";"
 IDENT_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 # The runner returns either JSON text (which never starts with an upper-case letter) or one

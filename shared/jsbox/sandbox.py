@@ -10,7 +10,8 @@
 Isolation: built-ins and the global object are deep-frozen before the user's code is loaded, and
 the user's code is the body of a factory function that is re-run for every record (see
 `prelude.py`). Top-level state is therefore fresh for each record, and writes to anything shared
-fail (TypeError in strict mode, silently ignored in sloppy mode). Only JSON crosses the boundary.
+fail: user code runs in strict mode, so such a write is a JS_ERROR naming the frozen global,
+never silently dropped. Only JSON crosses the boundary.
 
 Never use `quickjs.Function` here (its executor thread hangs after fork in prefork workers); a
 Sandbox belongs to the thread that created it.

@@ -131,3 +131,8 @@ class ChunkSource(Store):
 
     def count_matching(self, query: dict) -> int:
         return self.coll.count_documents(query)
+
+    def last_id(self, query: dict) -> Any:
+        """The highest `_id` matching `query` (None when nothing does)."""
+        row = next(iter(self.coll.find(query, {"_id": 1}).sort("_id", -1).limit(1)), None)
+        return None if row is None else row["_id"]

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from pymongo.errors import DuplicateKeyError
 
@@ -37,9 +37,12 @@ class NamespaceStore(Store):
                 return doc
         return self.coll.find_one({"namespace_name": id_or_name})
 
-    def get(self, id_or_name: str) -> dict:
+    def get(self, id_or_name: str, visible: Callable[[str], bool] | None = None) -> dict:
+        """The namespace by id or name. With `visible` (a key's scope check on the id), one
+        the caller may not use answers exactly like one that does not exist, so a key cannot
+        probe which names other tenants have taken."""
         doc = self.find(id_or_name)
-        if doc is None:
+        if doc is None or (visible is not None and not visible(doc["_id"])):
             raise NamespaceNotFound(details=[{"path": "namespace", "message": f"no namespace '{id_or_name}'"}])
         return doc
 

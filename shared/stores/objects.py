@@ -155,34 +155,49 @@ class ObjectStore(ChunkSource):
 
     def _write_many_keyed(self, bucket: dict, items: list[dict], policy: str,
                           hashes: list[str | None], now: Any) -> list[dict]:
-        existing = {d["unique_hash"]: d["_id"] for d in self.coll.find(
-            self.keyed(bucket["_id"], list(set(hashes))), {"unique_hash": 1})}
-        ops, results, op_index = [], [], {}
+        existing: set[str] = set()
+        if policy == "update":
+            existing = {d["unique_hash"] for d in self.coll.find(
+                self.keyed(bucket["_id"], list(set(hashes))), {"unique_hash": 1})}
+        ops, op_items, results = [], [], []
         for i, (item, h) in enumerate(zip(items, hashes)):
             if policy == "update" and h not in existing:
                 results.append({"index": i, "object_id": None, "outcome": "not_found",
                                 "error": {"code": "object_not_found",
                                           "message": "no object with this unique key exists"}})
                 continue
-            op_index[len(ops)] = i
+            op_items.append(i)
             ops.append(UpdateOne(self.keyed(bucket["_id"], h),
                                  {"$set": self._fields(item, now),
                                   "$setOnInsert": {"_id": new_id("object"),
                                                    "namespace_id": bucket["namespace_id"],
                                                    "created_at": now}},
                                  upsert=(policy == "upsert")))
-        if ops:
-            self.coll.bulk_write(ops, ordered=True)
+        created = self._bulk_upsert(ops) if ops else set()
         ids = {d["unique_hash"]: d["_id"] for d in self.coll.find(
             self.keyed(bucket["_id"], list(set(hashes))), {"unique_hash": 1})}
-        seen: set[str] = set(existing)
-        for op_i in sorted(op_index):
-            i = op_index[op_i]
-            h = hashes[i]
-            outcome = "updated" if h in seen else "created"
-            seen.add(h)  # a key repeated within one batch is created once, then updated
-            results.append({"index": i, "object_id": ids.get(h), "outcome": outcome})
+        for pos, i in enumerate(op_items):
+            results.append({"index": i, "object_id": ids.get(hashes[i]),
+                            "outcome": "created" if pos in created else "updated"})
         return sorted(results, key=lambda r: r["index"])
+
+    def _bulk_upsert(self, ops: list[UpdateOne]) -> set[int]:
+        """Run keyed upserts unordered; the positions of those that created their object.
+        Two writers upserting one absent key race on the unique index: the loser's op fails
+        with E11000 (the others still run), and is sent again, now as an update of the
+        object the winner created — as the single-object path does."""
+        pending, created = list(range(len(ops))), set()
+        for attempt in range(3):
+            try:
+                res = self.coll.bulk_write([ops[p] for p in pending], ordered=False)
+                return created | {pending[k] for k in res.upserted_ids}
+            except BulkWriteError as exc:
+                created |= {pending[u["index"]] for u in exc.details.get("upserted", [])}
+                errors = exc.details.get("writeErrors", [])
+                if attempt == 2 or any(e.get("code") != 11000 for e in errors):
+                    raise
+                pending = [pending[e["index"]] for e in errors]
+        return created
 
     # -- reads / single-object changes ---------------------------------------------------
     def get(self, bucket_id: str, object_id: str) -> dict:

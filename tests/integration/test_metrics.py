@@ -9,7 +9,7 @@ from tests.integration.test_batches_e2e import load_objects, wait_batch
 
 def scrape(admin) -> dict[str, list]:
     """{metric family name: [(sample name, labels, value)]}."""
-    resp = admin.client.get("/metrics")
+    resp = admin.client.get("/metrics", headers={"Authorization": f"Bearer {admin.key}"})
     assert resp.status_code == 200 and resp.mimetype == "text/plain"
     return {fam.name: [(s.name, s.labels, s.value) for s in fam.samples]
             for fam in text_string_to_metric_families(resp.get_data(as_text=True))}
@@ -64,3 +64,25 @@ def test_streaming_lag_and_statuses(app, admin):
                  status="STREAMING") == 1
     assert value(fams, "sluice_streaming_pipelines_by_status", "sluice_streaming_pipelines_by_status",
                  status="NOT_RUNNING") == 1
+
+
+def test_metrics_need_the_metrics_token_or_the_admin_key(settings, mongo_client):
+    """/metrics lists every tenant's collection and pipeline ids: no tenant key may read it."""
+    from api.app import create_app
+    from tests.conftest import Api
+
+    app = create_app(settings.with_(metrics_token="scrape-me"))
+    try:
+        admin = Api(app.test_client())
+        _, _, _ = admin.post("/v1/namespaces", json={"namespace_name": "t"})
+        _, key, _ = admin.post("/v1/api-keys", json={"name": "k", "namespaces": ["t"]})
+        get = app.test_client().get
+        assert get("/metrics").status_code == 401
+        resp = get("/metrics", headers={"Authorization": f"Bearer {key['secret']}"})
+        assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "invalid_metrics_token"
+        for token in ("scrape-me", admin.key):
+            resp = get("/metrics", headers={"Authorization": f"Bearer {token}"})
+            assert resp.status_code == 200 and b"sluice_batches_by_status" in resp.data
+    finally:
+        app.extensions["sluice.stores"].mongo.close()
+        mongo_client.drop_database(settings.mongo_db)

@@ -75,9 +75,18 @@ def test_scoped_key_cannot_manage_or_reach_other_namespaces(admin):
     status, body, _ = user.post("/v1/namespaces", json={"namespace_name": "x"})
     assert status == 403 and body["error"]["code"] == "admin_required"
     assert user.post("/v1/api-keys", json={"name": "x", "namespaces": "*"})[0] == 403
-    # used on a namespace it is not scoped to: 403
+    # used on a namespace it is not scoped to: exactly what an unknown namespace answers
     status, body, _ = user.as_(namespace="tenant-b").post("/v1/buckets", json={"bucket_name": "b"})
-    assert status == 403 and body["error"]["code"] == "namespace_forbidden"
+    _, unknown, _ = user.as_(namespace="no-such-tenant").post("/v1/buckets", json={"bucket_name": "b"})
+    assert status == 404
+    assert body == {**unknown, "error": {**unknown["error"], "details": [
+        {"path": "namespace", "message": "no namespace 'tenant-b'"}]}}
+    assert body["error"]["message"] == "workspace does not exist"
+    # by id too, and on the streaming routes that name the namespace in the path
+    assert user.as_(namespace=b["namespace_id"]).post("/v1/buckets", json={"bucket_name": "b"})[0] == 404
+    status, body, _ = user.get("/v1/projects/tenant-b/streaming-pipelines")
+    _, unknown, _ = user.get("/v1/projects/tenant-zz/streaming-pipelines")
+    assert status == 404 and body["error"]["code"] == unknown["error"]["code"] == "namespace_not_found"
     # may work in its own
     assert user.post("/v1/buckets", json={"bucket_name": "mine"})[0] == 201
     assert a["namespace_id"]

@@ -56,9 +56,9 @@ def test_projects_are_the_namespaces_the_key_may_use(admin, api):
     assert status == 200 and len(body["results"]) == 1 and body["page"] == 1 and body["size"] == 1
     status, body, _ = admin.get("/v1/projects?size=0")
     assert status == 400 and paths(body) == {"size"}
-    # a key not scoped to a project is refused; an unknown project is the seed's 404
+    # a project the key is not scoped to answers like an unknown one: the seed's 404
     status, body, _ = scoped.get("/v1/projects/default-ns/streaming-pipelines")
-    assert status == 403
+    assert status == 404 and body["error"]["message"] == "workspace does not exist"
     status, body, _ = admin.get("/v1/projects/nope/environments")
     assert status == 404 and body["error"]["message"] == "workspace does not exist"
 

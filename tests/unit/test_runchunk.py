@@ -16,8 +16,9 @@ def test_js_result_contract():
 
 
 def test_output_validation():
-    validate_output({"ok": 1, "nested": {"$fine": "inside values"}})
-    for bad in ({"$set": 1}, {"a.b": 1}, {"": 1}):
+    validate_output({"ok": 1, "nested": {"fine": "$inside values"}})
+    # One field-name rule at every depth, and nothing MongoDB cannot store.
+    for bad in ({"$set": 1}, {"a.b": 1}, {"": 1}, {"n": {"$x": 1}}, {"n": [{"a\x00b": 1}]}, {"i": 2 ** 64}):
         with pytest.raises(StepFailure) as exc:
             validate_output(bad)
         assert exc.value.code == "INVALID_RECORD"

@@ -157,6 +157,17 @@ def test_transformer_without_code_passes_records_through():
     assert batch.upserts == [("a", {"x": 1})] and not batch.removals and not batch.failures
 
 
+def test_streaming_records_follow_the_field_name_rule_with_or_without_code():
+    code = "function transform(r) { var o = {n: r.n}; if (r.bad) { o.inner = {}; o.inner['a\\u0000b'] = 1; } return o; }"
+    batch = _apply({"transformation": {"code": code}}, {"ok": {"n": 1}, "bad": {"n": 2, "bad": True}})
+    assert batch.upserts == [("ok", {"n": 1})]
+    assert [(f["key"], f["code"]) for f in batch.failures] == [("bad", "INVALID_RECORD")]
+    assert "inner.a\x00b" in batch.failures[0]["message"]
+    batch = _apply({}, {"ok": {"x": 1}, "dotted": {"a.b": 1}, "huge": {"i": 2 ** 64}})
+    assert batch.upserts == [("ok", {"x": 1})]
+    assert {f["key"] for f in batch.failures} == {"dotted", "huge"}
+
+
 class FakeTarget:
     def __init__(self, held: set[str], refuse: set[str] = frozenset()):
         self.held, self.refuse, self.calls = set(held), set(refuse), []

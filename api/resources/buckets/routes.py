@@ -48,7 +48,7 @@ def get(bucket: str):
 
 @bp.patch("/<bucket>")
 @documented("Update a bucket's name, description, metadata or schema", body=BucketPatchSchema,
-            response=BucketSchema, errors={404: "no such bucket"})
+            response=BucketSchema, errors={404: "no such bucket", 409: "bucket name taken"})
 def patch(bucket: str):
     body = load(BucketPatchSchema())
     if "unique_key" in body:

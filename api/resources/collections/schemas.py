@@ -103,6 +103,10 @@ class CollectionSchema(Schema):
     taxonomy_applications = fields.List(fields.Dict())
     cache_config = fields.Dict(allow_none=True)
     document_count = fields.Integer()
+    namespace_id = fields.String()
+    document_handling = fields.Dict(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
 
 
 class TriggerSchema(StrictSchema):

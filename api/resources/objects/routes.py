@@ -4,7 +4,7 @@ from flask import Blueprint, request
 
 from api.auth import namespace_id
 from api.context import settings, stores
-from api.jsonio import flatten_errors, load, normalise_messages, page_response
+from api.jsonio import check_storable, flatten_errors, load, normalise_messages, page_response
 from api.openapi import documented
 from api.validate import load_all
 from api.resources.objects.schemas import (ObjectBatchSchema, ObjectListSchema, ObjectPatchSchema,
@@ -12,6 +12,7 @@ from api.resources.objects.schemas import (ObjectBatchSchema, ObjectListSchema, 
 from shared.dataschema import coerce_data, datetime_fields
 from shared.errors import ValidationFailed
 from shared.filters import compile_filter
+from shared.storable import storable
 from shared.stores.objects import POLICIES, resolve_object_field, unique_hash
 
 bp = Blueprint("objects", __name__, url_prefix="/v1/buckets/<bucket>/objects")
@@ -33,6 +34,9 @@ def _policy(bucket: dict, explicit: str | None = None) -> str:
 def _prepare(bucket: dict, item: dict, path: str = "") -> tuple[dict, str | None]:
     """Check an item against the bucket schema and unique key; return (stored form, key hash)."""
     prefix = f"{path}." if path else ""
+    # The field-name rule holds for user data at every depth (see shared/storable.py).
+    for part in ("data", "metadata"):
+        check_storable(storable(item.get(part) or {}, f"{prefix}{part}"))
     data, errors = coerce_data(bucket.get("schema"), item["data"], f"{prefix}data")
     if errors:
         raise ValidationFailed(f"object does not match the bucket schema: {len(errors)} problem(s)",

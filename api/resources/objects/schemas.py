@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from api.resources.common import StrictSchema
+from shared.filters.ast import field_problem
 from shared.stores.objects import POLICIES
 
 
@@ -23,8 +24,14 @@ class ObjectBatchSchema(StrictSchema):
     policy = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(POLICIES))
 
 
+def _sort_field(name: str) -> None:
+    # The filter language's field rule: a `$` segment would reach MongoDB as an operator.
+    if (problem := field_problem(name)) is not None:
+        raise ValidationError(problem)
+
+
 class SortSchema(StrictSchema):
-    field = fields.String(load_default="created_at")
+    field = fields.String(load_default="created_at", validate=_sort_field)
     direction = fields.String(load_default="desc", validate=validate.OneOf(["asc", "desc"]))
 
 

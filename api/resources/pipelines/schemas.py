@@ -93,3 +93,8 @@ class PipelineSchema(Schema):
     next_run_at = fields.DateTime(allow_none=True)
     last_run = fields.Dict(allow_none=True)
     skipped = fields.List(fields.Dict())
+    js_limits = fields.Dict(allow_none=True)
+    cursor = fields.Raw(allow_none=True, metadata={"description": "incremental cursor: the newest update time read"})
+    active_run_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()

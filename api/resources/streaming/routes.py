@@ -20,7 +20,7 @@ from shared.engine.streaming import control
 from shared.engine.streaming.config import AGENTS, DEFAULT_AGENT
 from shared.engine.streaming.definition import (build_definition, new_document, render, source_changed,
                                                 status_view, target_changed)
-from shared.errors import Conflict, Forbidden, ValidationFailed
+from shared.errors import Conflict, ValidationFailed
 from shared.ids import new_uuid
 from shared.tasknames import QUEUE_STREAMING, STREAM_STEP
 
@@ -30,12 +30,9 @@ BASE = "/<project_id>/streaming-pipelines"
 
 
 def project(project_id: str) -> dict:
-    """The namespace named by the path (id or name); 404 `workspace does not exist`, 403 when
-    the key is not scoped to it."""
-    ns = stores().namespaces.get(project_id)
-    if not principal().may_use(ns["_id"]):
-        raise Forbidden(f"this API key is not scoped to project '{project_id}'", code="namespace_forbidden")
-    return ns
+    """The namespace named by the path (id or name); 404 `workspace does not exist` when it
+    does not exist or the key is not scoped to it (alike, so keys cannot probe names)."""
+    return stores().namespaces.get(project_id, principal().may_use)
 
 
 def _page_args() -> dict:

@@ -89,13 +89,18 @@ class CommandResultSchema(Schema):
 
 
 class StatusSchema(Schema):
+    streamingPipelineId = fields.String()
     status = fields.String()
     error = fields.String(allow_none=True)
     counters = fields.Dict()
     lastEventTime = fields.DateTime(allow_none=True)
     lagSeconds = fields.Float(allow_none=True)
     lastStateChange = fields.DateTime(allow_none=True)
+    heartbeatAt = fields.DateTime(allow_none=True)
+    mode = fields.String(allow_none=True)
+    recoveries = fields.Integer()
     history = fields.List(fields.Dict())
+    recentFailures = fields.List(fields.Dict())
 
 
 class EnvironmentsSchema(Schema):

@@ -66,11 +66,9 @@ class Transformer:
         if self.node is not None and not matches(self.node, record):
             batch.removals.append(key)
             return
-        if self.sandbox is None:
-            batch.upserts.append((key, record))
-            return
         try:
-            outputs = interpret(self.sandbox.call(record), record)
+            # Untransformed records follow the same field-name rule as transformed ones.
+            outputs = [record] if self.sandbox is None else interpret(self.sandbox.call(record), record)
             if len(outputs) > 1:
                 raise StepFailure("JS_OUTPUT", "a streaming transformation returns one record (an object, "
                                                f"true, false or null); got an array of {len(outputs)}")
