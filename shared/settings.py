@@ -46,6 +46,8 @@ class Settings:
     mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
     mongo_db: str = "sluice"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Empty: Redis (redis_url) is the broker too. amqp://… selects RabbitMQ; results stay in Redis.
+    broker_url: str = ""
     admin_key: str = ""
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_objects: int = 1000
@@ -65,6 +67,13 @@ class Settings:
     watchdog_interval_s: float = 60.0
     webhook_sweep_s: float = 5.0
     stall_timeout_s: float = 600.0
+    # Worker liveness (shared/engine/liveness.py): a worker beats every worker_heartbeat_s;
+    # one silent for worker_dead_after_s is dead and its chunks are sent again. The recovery
+    # sweep waits recovery_grace_s without progress before it re-sends lost callbacks,
+    # orphaned chunks or starts.
+    worker_heartbeat_s: float = 2.0
+    worker_dead_after_s: float = 10.0
+    recovery_grace_s: float = 15.0
     idempotency_ttl_s: int = 24 * 3600
     log_level: str = "INFO"
     # Fernet keys for secrets at rest: the first encrypts, all decrypt (rotation). Empty: a
@@ -82,6 +91,7 @@ class Settings:
             mongo_url=env.get("MONGO_URL") or d.mongo_url,
             mongo_db=env.get("SLUICE_DB") or d.mongo_db,
             redis_url=env.get("REDIS_URL") or d.redis_url,
+            broker_url=env.get("BROKER_URL") or d.broker_url,
             admin_key=env.get("SLUICE_ADMIN_KEY", d.admin_key),
             max_body_bytes=_int(env, "SLUICE_MAX_BODY_BYTES", d.max_body_bytes),
             max_batch_objects=_int(env, "SLUICE_MAX_BATCH_OBJECTS", d.max_batch_objects),
@@ -99,6 +109,9 @@ class Settings:
             watchdog_interval_s=_float(env, "SLUICE_WATCHDOG_INTERVAL_S", d.watchdog_interval_s),
             webhook_sweep_s=_float(env, "SLUICE_WEBHOOK_SWEEP_S", d.webhook_sweep_s),
             stall_timeout_s=_float(env, "SLUICE_STALL_TIMEOUT_S", d.stall_timeout_s),
+            worker_heartbeat_s=_float(env, "SLUICE_WORKER_HEARTBEAT_S", d.worker_heartbeat_s),
+            worker_dead_after_s=_float(env, "SLUICE_WORKER_DEAD_AFTER_S", d.worker_dead_after_s),
+            recovery_grace_s=_float(env, "SLUICE_RECOVERY_GRACE_S", d.recovery_grace_s),
             idempotency_ttl_s=_int(env, "SLUICE_IDEMPOTENCY_TTL_S", d.idempotency_ttl_s),
             log_level=env.get("SLUICE_LOG_LEVEL") or d.log_level,
             secret_keys=parse_keys(env.get("SLUICE_SECRET_KEY")),
@@ -113,6 +126,9 @@ class Settings:
             )
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
             raise ValueError("SLUICE_TASK_SOFT_TIME_LIMIT_S must be below SLUICE_TASK_TIME_LIMIT_S")
+        if self.worker_dead_after_s < 3 * self.worker_heartbeat_s:
+            raise ValueError("SLUICE_WORKER_DEAD_AFTER_S must be at least 3 x SLUICE_WORKER_HEARTBEAT_S, "
+                             "or a worker that misses one beat is taken for dead")
         if self.chunk_size < 1:
             raise ValueError("SLUICE_CHUNK_SIZE must be at least 1")
         for i, key in enumerate(self.secret_keys, 1):
@@ -121,6 +137,15 @@ class Settings:
                 raise ValueError(f"SLUICE_SECRET_KEY: key {i} {problem}; {GENERATE_HINT}")
         return self
 
+    @property
+    def broker(self) -> str:
+        """The Celery broker URL: BROKER_URL, else Redis."""
+        return self.broker_url or self.redis_url
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        return self.broker.startswith(("amqp://", "amqps://", "pyamqp://"))
+
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes).validated()
 
@@ -128,7 +153,9 @@ class Settings:
 ENV_DOCS: dict[str, str] = {
     "MONGO_URL": "MongoDB connection string. Unset: `sluice up` and the tests start a private mongod.",
     "SLUICE_DB": "MongoDB database name (default `sluice`).",
-    "REDIS_URL": "Redis URL used as Celery broker and result backend. Unset: a private redis-server is started.",
+    "REDIS_URL": "Redis URL: the Celery result backend, and the broker unless `BROKER_URL` is set. Unset: a private redis-server is started.",
+    "BROKER_URL": "Celery broker. Unset: `REDIS_URL` is the broker too. `amqp://user:pass@host:5672/vhost` selects "
+                  "RabbitMQ (quorum queues, publisher confirms; the production choice); results stay in Redis.",
     "SLUICE_ADMIN_KEY": "Admin API key that may create namespaces and API keys. `sluice up` generates one.",
     "SLUICE_MAX_BODY_BYTES": "Largest accepted request body (default 10 MiB); larger gets 413.",
     "SLUICE_MAX_BATCH_OBJECTS": "Most objects in one batch write (default 1000).",
@@ -144,7 +171,11 @@ ENV_DOCS: dict[str, str] = {
     "SLUICE_SCHEDULE_TICK_S": "How often beat fires the scheduling tick (default 30).",
     "SLUICE_WATCHDOG_INTERVAL_S": "How often the watchdog looks for stalled tiers (default 60).",
     "SLUICE_WEBHOOK_SWEEP_S": "How often pending completion-webhook deliveries are picked up (default 5).",
-    "SLUICE_STALL_TIMEOUT_S": "A tier with no chunk progress for this long is re-dispatched (default 600).",
+    "SLUICE_STALL_TIMEOUT_S": "Last resort: a tier with no chunk progress for this long is re-dispatched (default 600).",
+    "SLUICE_WORKER_HEARTBEAT_S": "How often each worker records that it is alive and which chunks it holds (default 2).",
+    "SLUICE_WORKER_DEAD_AFTER_S": "A worker silent this long is dead: its unfinished chunks are sent again at once (default 10).",
+    "SLUICE_RECOVERY_GRACE_S": "How long without progress before a lost tier callback, unheld unqueued chunks or an "
+                               "unsent start are sent again (default 15).",
     "SLUICE_IDEMPOTENCY_TTL_S": "How long an Idempotency-Key is remembered (default 86400).",
     "SLUICE_LOG_LEVEL": "Log level (default INFO).",
     "SLUICE_SECRET_KEY": "Fernet key(s) that encrypt connection and webhook secrets in MongoDB; comma-separated "

@@ -13,7 +13,7 @@ from celery import Celery
 from shared.engine.events import add_listener
 from shared.settings import Settings
 from shared.tasknames import WEBHOOK_SWEEP
-from workers import tasks
+from workers import liveness, tasks
 from workers.base import runtime
 from workers.celeryconfig import celery_config
 
@@ -27,6 +27,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
     celery.conf.sluice_settings = settings
     _register_tasks(celery)
     _install_logging(settings.log_level)
+    liveness.install(celery)
     return celery
 
 

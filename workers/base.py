@@ -33,15 +33,10 @@ def runtime(celery: Celery) -> Any:
     return _runtime["stores"]
 
 
-class SluiceTask(Task):
-    autoretry_for = TRANSIENT_ERRORS
-    retry_backoff = 1          # 1, 2, 4, 8 … seconds
-    retry_backoff_max = 30
-    retry_jitter = False
-    max_retries = 5
-    # Failures that end the job (transient ones only after the retries above are spent).
-    give_up_on: tuple[type[BaseException], ...] = TRANSIENT_ERRORS
-    give_up: GiveUp | None = None
+class Context:
+    """What task bodies and worker threads use: stores, settings, enqueue by name."""
+
+    app: Celery
 
     @property
     def stores(self) -> Any:
@@ -58,6 +53,24 @@ class SluiceTask(Task):
     def sig(self, name: str, *args: Any) -> Any:
         """An immutable signature, so a chord callback's result is never prepended to args."""
         return self.app.signature(name, args=args, immutable=True)
+
+
+class AppContext(Context):
+    """A Context outside any task (the heartbeat thread)."""
+
+    def __init__(self, app: Celery):
+        self.app = app
+
+
+class SluiceTask(Context, Task):
+    autoretry_for = TRANSIENT_ERRORS
+    retry_backoff = 1          # 1, 2, 4, 8 … seconds
+    retry_backoff_max = 30
+    retry_jitter = False
+    max_retries = 5
+    # Failures that end the job (transient ones only after the retries above are spent).
+    give_up_on: tuple[type[BaseException], ...] = TRANSIENT_ERRORS
+    give_up: GiveUp | None = None
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple, kwargs: dict, einfo: Any) -> None:
         if self.give_up is not None and isinstance(exc, self.give_up_on):

@@ -18,12 +18,12 @@ from shared.retry import TRANSIENT_ERRORS
 from shared.status import BatchStatus
 from shared.tasknames import PROCESS_CHUNK, START_BATCH, TIER_DONE, WATCHDOG
 from shared.timeutil import utcnow
-from workers.base import SluiceTask, chunk_failure, fail_job, fn
+from workers.base import Context, SluiceTask, chunk_failure, fail_job, fn
 
 log = logging.getLogger("sluice.batches")
 
 
-def dispatch_tier(task: SluiceTask, batch_id: str, tier_num: int, chunk_ids: list[str], suffix: str = "") -> None:
+def dispatch_tier(task: Context, batch_id: str, tier_num: int, chunk_ids: list[str], suffix: str = "") -> None:
     callback = task.sig(TIER_DONE, batch_id, tier_num).set(task_id=f"{batch_id}:tier{tier_num}:done{suffix}")
     if not chunk_ids:
         callback.apply_async()
@@ -32,7 +32,7 @@ def dispatch_tier(task: SluiceTask, batch_id: str, tier_num: int, chunk_ids: lis
     chord(header)(callback)
 
 
-def launch(task: SluiceTask, batch_id: str, tier_num: int, only_ids: dict | None = None) -> None:
+def launch(task: Context, batch_id: str, tier_num: int, only_ids: dict | None = None) -> None:
     chunk_ids = engine.launch_tier(task.stores, task.settings, batch_id, tier_num, only_ids)
     log.info("batch %s tier %s: %d chunks", batch_id, tier_num, len(chunk_ids))
     dispatch_tier(task, batch_id, tier_num, chunk_ids)

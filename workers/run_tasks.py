@@ -12,7 +12,7 @@ from shared.engine.runchunk import process_run_chunk
 from shared.engine.scheduler import tick
 from shared.tasknames import RUN_CHUNK, RUN_DONE, RUN_WATCHDOG, SCHEDULE_TICK, START_RUN
 from shared.timeutil import utcnow
-from workers.base import SluiceTask, chunk_failure, fail_job, fn
+from workers.base import Context, SluiceTask, chunk_failure, fail_job, fn
 
 log = logging.getLogger("sluice.runs")
 
@@ -33,7 +33,7 @@ def start_run(task: SluiceTask, run_id: str) -> int:
     return len(chunk_ids)
 
 
-def dispatch(task: SluiceTask, run_id: str, chunk_ids: list[str], suffix: str = "") -> None:
+def dispatch(task: Context, run_id: str, chunk_ids: list[str], suffix: str = "") -> None:
     callback = task.sig(RUN_DONE, run_id).set(task_id=f"{run_id}:done{suffix}")
     if chunk_ids:
         chord([task.sig(RUN_CHUNK, c).set(task_id=f"{c}{suffix}") for c in chunk_ids])(callback)

@@ -104,7 +104,7 @@ def trigger(collection: str):
             stores().batches.coll.delete_one({"_id": batch["_id"]})
             return trigger_response(stores().batches.get(earlier), reused=True)
     try:
-        tasks().send(START_BATCH, (batch["_id"],), task_id=f"{batch['_id']}:start")
+        tasks().enqueue_start(START_BATCH, batch["_id"])
     except Exception as exc:
         batch_engine.fail(stores(), batch["_id"], f"could not enqueue the batch: {exc}")
         raise
