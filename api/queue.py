@@ -46,8 +46,10 @@ class TaskSender:
 
     def send(self, name: str, args: tuple = (), kwargs: dict | None = None, *,
              task_id: str | None = None, countdown: float | None = None) -> str:
+        # The API never reads a result: not subscribing to one keeps a send from waiting on
+        # the result backend (20 reconnect tries while Redis is away).
         result = self.app.send_task(name, args=args, kwargs=kwargs or {}, task_id=task_id,
-                                    queue=queue_for(name), countdown=countdown)
+                                    queue=queue_for(name), countdown=countdown, ignore_result=True)
         return result.id
 
     def enqueue_start(self, name: str, job_id: str) -> bool:

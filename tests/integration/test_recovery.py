@@ -58,22 +58,48 @@ def test_the_survivor_takes_a_dead_workers_chunks(api, start_worker, mongo_clien
     assert_exact(api, mongo_client, settings)
 
 
-def test_redis_restarted_without_its_data(api, start_worker, mongo_client, settings, services):
+def stop_redis_without_saving(services) -> int:
+    """`shutdown nosave` of the Redis these tests started; returns its port."""
     if not services.started_redis:
         pytest.skip("only a Redis these tests started may be restarted")
-    _, batch_id = started(api, start_worker)
     port = int(services.redis_url.rsplit(":", 1)[1].split("/")[0])
     try:
         redis.Redis(port=port).shutdown(nosave=True)
     except redis.exceptions.ConnectionError:
         pass   # the server closes the connection as it goes
-    fault = time.monotonic()
     old = next(p for p in services.procs if "redis" in str(p.args[0]))
     old.wait(timeout=10)
     services.procs.remove(old)
+    return port
+
+
+def start_redis_again(services, port: int) -> None:
     _, proc = start_redis(services.workdir, port=port)
     services.procs.append(proc)
+
+
+def test_redis_restarted_without_its_data(api, start_worker, mongo_client, settings, services):
+    _, batch_id = started(api, start_worker)
+    port = stop_redis_without_saving(services)
+    fault = time.monotonic()
+    start_redis_again(services, port)
     finished_within(api, batch_id, fault, "Redis shutdown nosave + restart")
+    assert_exact(api, mongo_client, settings)
+
+
+def test_a_trigger_while_the_broker_is_down_is_accepted_and_started_later(api, start_worker, mongo_client,
+                                                                           settings, services):
+    setup_dag(api)
+    start_worker(concurrency=2)
+    port = stop_redis_without_saving(services)
+    t = time.monotonic()
+    status, trig, _ = api.post("/v1/collections/slow/trigger", json={})
+    assert status == 200, trig
+    assert time.monotonic() - t < 5
+    assert api.get(f"/v1/batches/{trig['batch_id']}")[1]["status"] == "PENDING"
+    back = time.monotonic()
+    start_redis_again(services, port)
+    finished_within(api, trig["batch_id"], back, "a trigger during a Redis outage, once Redis is back")
     assert_exact(api, mongo_client, settings)
 
 
