@@ -42,13 +42,17 @@ def finished_within(api, batch_id: str, fault_at: float, what: str) -> float:
     return took
 
 
-def test_whole_worker_killed_then_replaced(api, start_worker, mongo_client, settings):
+def kill_and_replace(api, start_worker, mongo_client, settings, what: str) -> None:
     (w1,), batch_id = started(api, start_worker)
     w1.kill()
     fault = time.monotonic()
     start_worker(concurrency=2)
-    finished_within(api, batch_id, fault, "kill -9 of the whole worker, a replacement started")
+    finished_within(api, batch_id, fault, what)
     assert_exact(api, mongo_client, settings)
+
+
+def test_whole_worker_killed_then_replaced(api, start_worker, mongo_client, settings):
+    kill_and_replace(api, start_worker, mongo_client, settings, "kill -9 of the whole worker, a replacement started")
 
 
 def test_the_survivor_takes_a_dead_workers_chunks(api, start_worker, mongo_client, settings):

@@ -2,12 +2,9 @@
 rabbitmq-server of the tests' own, or the one BROKER_URL names."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from tests.integration.test_batches_crash import assert_exact
-from tests.integration.test_recovery import finished_within, started
+from tests.integration.test_recovery import kill_and_replace
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.fault, pytest.mark.timeout(240)]
 
@@ -37,9 +34,5 @@ def test_queues_are_quorum_queues_and_depth_is_read(api, app, start_worker):
 
 
 def test_whole_worker_killed_on_rabbitmq(api, start_worker, mongo_client, settings):
-    (w1,), batch_id = started(api, start_worker)
-    w1.kill()
-    fault = time.monotonic()
-    start_worker(concurrency=2)
-    finished_within(api, batch_id, fault, "RabbitMQ: kill -9 of the whole worker, a replacement started")
-    assert_exact(api, mongo_client, settings)
+    kill_and_replace(api, start_worker, mongo_client, settings,
+                     "RabbitMQ: kill -9 of the whole worker, a replacement started")
