@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -96,7 +97,9 @@ class LocalServices:
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                # Each server runs in a session of its own: end its whole group (a broker's
+                # start script may have children of its own).
+                os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
         self.procs.clear()
         if self.workdir is not None:
@@ -104,12 +107,15 @@ class LocalServices:
             self.workdir = None
 
 
-def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = None) -> tuple[str, subprocess.Popen]:
+def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = None,
+                 port: int | None = None) -> tuple[str, subprocess.Popen]:
     """Tests keep the WiredTiger cache small (0.25 GB); `sluice up` asks for more, since
-    MongoDB slows down sharply once the working set outgrows its cache."""
+    MongoDB slows down sharply once the working set outgrows its cache. `port`: restart a
+    server on its earlier port and data (its replica set is already initiated)."""
     if cache_gb is None:
         cache_gb = float(os.environ.get("SLUICE_MONGOD_CACHE_GB") or 0.25)
-    port = free_port()
+    restart = port is not None
+    port = port or free_port()
     dbpath = workdir / "mongo"
     dbpath.mkdir(parents=True, exist_ok=True)
     log = workdir / "mongod.log"
@@ -121,21 +127,22 @@ def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = 
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_port(port, proc, "mongod", log, timeout)
-        _init_replica_set(port, timeout)
+        _init_replica_set(port, timeout, initiate=not restart)
     except BaseException:
         proc.kill()
         raise
     return f"mongodb://127.0.0.1:{port}/?replicaSet=rs0", proc
 
 
-def _init_replica_set(port: int, timeout: float) -> None:
+def _init_replica_set(port: int, timeout: float, initiate: bool = True) -> None:
     import pymongo  # local import: keeps this module importable without a driver
 
     client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true",
                                  serverSelectionTimeoutMS=int(timeout * 1000))
     try:
-        client.admin.command("replSetInitiate", {
-            "_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]})
+        if initiate:
+            client.admin.command("replSetInitiate", {
+                "_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if client.admin.command("hello").get("isWritablePrimary"):
@@ -146,8 +153,9 @@ def _init_replica_set(port: int, timeout: float) -> None:
         client.close()
 
 
-def start_redis(workdir: Path, timeout: float = 15.0) -> tuple[str, subprocess.Popen]:
-    port = free_port()
+def start_redis(workdir: Path, timeout: float = 15.0, port: int | None = None) -> tuple[str, subprocess.Popen]:
+    """`port`: restart on the port of an earlier server (fault tests restart Redis empty)."""
+    port = port or free_port()
     log = workdir / "redis.log"
     proc = subprocess.Popen(
         [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
@@ -160,6 +168,48 @@ def start_redis(workdir: Path, timeout: float = 15.0) -> tuple[str, subprocess.P
         proc.kill()
         raise
     return f"redis://127.0.0.1:{port}/0", proc
+
+
+def find_rabbitmq_server() -> str:
+    # The Debian package's /usr/sbin wrapper switches to the rabbitmq user; the script
+    # behind it runs a broker as whoever starts it, which is what a private one needs.
+    for candidate in (os.environ.get("SLUICE_RABBITMQ_SERVER"), "/usr/lib/rabbitmq/bin/rabbitmq-server",
+                      shutil.which("rabbitmq-server")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    raise ServiceStartError("no rabbitmq-server found: `apt-get install rabbitmq-server` or set BROKER_URL")
+
+
+def start_rabbitmq(workdir: Path, timeout: float = 60.0) -> tuple[str, list[subprocess.Popen]]:
+    """A private RabbitMQ node: its own epmd (never the machine's on 4369), node name,
+    AMQP and distribution ports, data, logs, Erlang cookie (HOME) and no plugins, all in
+    `workdir`. Returns the AMQP URL and the processes (broker first, epmd last)."""
+    server = find_rabbitmq_server()
+    epmd = shutil.which("epmd") or "epmd"
+    base = workdir / "rabbitmq"
+    base.mkdir(parents=True, exist_ok=True)
+    (base / "enabled_plugins").write_text("[].\n")
+    port, dist_port, epmd_port = free_port(), free_port(), free_port()
+    env = {**os.environ, "HOME": str(base), "ERL_EPMD_PORT": str(epmd_port),
+           "RABBITMQ_NODENAME": f"sluice{port}@localhost", "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+           "RABBITMQ_NODE_PORT": str(port), "RABBITMQ_DIST_PORT": str(dist_port),
+           "RABBITMQ_MNESIA_BASE": str(base / "mnesia"), "RABBITMQ_LOG_BASE": str(base / "log"),
+           "RABBITMQ_ENABLED_PLUGINS_FILE": str(base / "enabled_plugins"),
+           "RABBITMQ_CONFIG_FILE": str(base / "rabbitmq"), "RABBITMQ_CONF_ENV_FILE": str(base / "env"),
+           "RABBITMQ_ADVANCED_CONFIG_FILE": str(base / "advanced.config")}
+    log = workdir / "rabbitmq.log"
+    procs = [subprocess.Popen([epmd, "-port", str(epmd_port), "-address", "127.0.0.1"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)]
+    with open(log, "wb") as out:
+        procs.insert(0, subprocess.Popen([server], env=env, cwd=base, stdout=out, stderr=subprocess.STDOUT,
+                                         start_new_session=True))
+    try:
+        _wait_port(port, procs[0], "rabbitmq-server", log, timeout)
+    except BaseException:
+        for proc in procs:
+            proc.kill()
+        raise
+    return f"amqp://guest:guest@127.0.0.1:{port}//", procs
 
 
 def ensure_services(environ: Mapping[str, str] | None = None) -> LocalServices:

@@ -91,8 +91,13 @@ class Settings:
                              "MongoDB connection string. Unset: `sluice up` and the tests start a private mongod.")
     mongo_db: str = setting("SLUICE_DB", "sluice", "MongoDB database name.")
     redis_url: str = setting("REDIS_URL", "redis://127.0.0.1:6379/0",
-                             "Redis URL used as Celery broker and result backend. Unset: a private "
-                             "redis-server is started.")
+                             "Redis URL: the Celery result backend, and the broker unless `BROKER_URL` is set. "
+                             "Unset: a private redis-server is started.")
+    # Empty: Redis (redis_url) is the broker too; results stay in Redis either way.
+    broker_url: str = setting("BROKER_URL", "",
+                              "Celery broker. Unset: `REDIS_URL` is the broker too. "
+                              "`amqp://user:pass@host:5672/vhost` selects RabbitMQ (quorum queues, publisher "
+                              "confirms; the production choice); results stay in Redis. See [Reliability](#reliability).", secret=True)
     admin_key: str = setting("SLUICE_ADMIN_KEY", "",
                              "Admin API key that may create namespaces and API keys. `sluice up` generates one.",
                              secret=True)
@@ -140,7 +145,16 @@ class Settings:
     webhook_sweep_s: float = setting("SLUICE_WEBHOOK_SWEEP_S", 5.0,
                                      "How often pending completion-webhook deliveries are picked up.")
     stall_timeout_s: float = setting("SLUICE_STALL_TIMEOUT_S", 600.0,
-                                     "A tier with no chunk progress for this long is re-dispatched.")
+                                     "Last resort: a tier with no chunk progress for this long is re-dispatched.")
+    # Worker liveness (shared/engine/liveness.py) and the recovery sweep (shared/engine/recovery.py).
+    worker_heartbeat_s: float = setting("SLUICE_WORKER_HEARTBEAT_S", 2.0,
+                                        "How often each worker records that it is alive and which chunks it holds.")
+    worker_dead_after_s: float = setting("SLUICE_WORKER_DEAD_AFTER_S", 10.0,
+                                         "A worker silent this long is dead: its unfinished chunks are sent "
+                                         "again at once.")
+    recovery_grace_s: float = setting("SLUICE_RECOVERY_GRACE_S", 15.0,
+                                      "How long without progress before a lost tier callback, unheld unqueued "
+                                      "chunks or an unsent start are sent again.")
     idempotency_ttl_s: int = setting("SLUICE_IDEMPOTENCY_TTL_S", 24 * 3600,
                                      "How long an Idempotency-Key is remembered.")
     log_level: str = setting("SLUICE_LOG_LEVEL", "INFO", "Log level.")
@@ -167,6 +181,9 @@ class Settings:
             )
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
             raise ValueError("SLUICE_TASK_SOFT_TIME_LIMIT_S must be below SLUICE_TASK_TIME_LIMIT_S")
+        if self.worker_dead_after_s < 3 * self.worker_heartbeat_s:
+            raise ValueError("SLUICE_WORKER_DEAD_AFTER_S must be at least 3 x SLUICE_WORKER_HEARTBEAT_S, "
+                             "or a worker that misses one beat is taken for dead")
         if self.chunk_size < 1:
             raise ValueError("SLUICE_CHUNK_SIZE must be at least 1")
         if self.fail_fast_after < 0:
@@ -176,6 +193,15 @@ class Settings:
                 # The key itself is never echoed: only its position in the list.
                 raise ValueError(f"SLUICE_SECRET_KEY: key {i} {problem}; {GENERATE_HINT}")
         return self
+
+    @property
+    def broker(self) -> str:
+        """The Celery broker URL: BROKER_URL, else Redis."""
+        return self.broker_url or self.redis_url
+
+    @property
+    def broker_is_amqp(self) -> bool:
+        return self.broker.startswith(("amqp://", "amqps://", "pyamqp://"))
 
     def with_(self, **changes: Any) -> "Settings":
         return replace(self, **changes).validated()

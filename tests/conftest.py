@@ -20,14 +20,19 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def _unavailable(what: str, exc: Exception) -> None:
+    """Locally a service that cannot start skips its tests; in CI it fails them."""
+    if _in_ci():
+        pytest.fail(f"cannot start {what} in CI: {exc}")
+    pytest.skip(f"{what} unavailable: {exc}")
+
+
 @pytest.fixture(scope="session")
 def services() -> Iterator[LocalServices]:
     try:
         svc = ensure_services()
     except ServiceStartError as exc:
-        if _in_ci():
-            pytest.fail(f"cannot start test services in CI: {exc}")
-        pytest.skip(f"test services unavailable: {exc}")
+        _unavailable("test services", exc)
     try:
         yield svc
     finally:
@@ -50,6 +55,30 @@ def mongo_db(mongo_client):
     db = mongo_client[name]
     yield db
     mongo_client.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> Iterator[str]:
+    """BROKER_URL when it names a RabbitMQ, else a private rabbitmq-server of our own."""
+    given = os.environ.get("BROKER_URL", "")
+    if given.startswith("amqp"):
+        yield given
+        return
+    import tempfile
+    from pathlib import Path
+
+    from cli.localservices import start_rabbitmq
+
+    svc = LocalServices("", "", workdir=Path(tempfile.mkdtemp(prefix="sluice-rabbitmq-")))
+    try:
+        url, svc.procs = start_rabbitmq(svc.workdir)
+    except ServiceStartError as exc:
+        svc.stop()
+        _unavailable("rabbitmq-server", exc)
+    try:
+        yield url
+    finally:
+        svc.stop()
 
 
 @pytest.fixture

@@ -10,21 +10,24 @@ from typing import Any
 
 from celery import Celery
 
+from shared.engine.events import add_listener
 from shared.settings import Settings
-from shared.tasknames import PING
+from shared.tasknames import WEBHOOK_SWEEP
+from workers import liveness, tasks
+from workers.base import runtime
+from workers.celeryconfig import celery_config
 
-_runtime: dict[str, Any] = {}
+__all__ = ["create_celery", "runtime"]
 
 
 def create_celery(settings: Settings | None = None) -> Celery:
     settings = settings or Settings.from_env()
-    from workers.celeryconfig import celery_config
-
     celery = Celery("sluice")
     celery.conf.update(celery_config(settings))
     celery.conf.sluice_settings = settings
     _register_tasks(celery)
     _install_logging(settings.log_level)
+    liveness.install(celery)
     return celery
 
 
@@ -50,32 +53,9 @@ def _install_logging(level: str) -> None:
 
 
 def _register_tasks(celery: Celery) -> None:
-    @celery.task(name=PING, ignore_result=False)
-    def ping() -> str:
-        return "pong"
-
-    from workers import tasks
-
     tasks.register(celery)
-    from shared.engine.events import add_listener
-    from shared.tasknames import WEBHOOK_SWEEP
-
     # Completion events recorded by this process are sent at once rather than at the next sweep.
     add_listener(lambda ids: celery.send_task(WEBHOOK_SWEEP))
-
-
-def runtime(celery: Celery) -> Any:
-    """Per-process stores, created on first use in the process that needs them."""
-    import os
-
-    from shared.stores import Stores
-
-    pid = os.getpid()
-    if _runtime.get("pid") != pid:
-        _runtime.clear()
-        _runtime["pid"] = pid
-        _runtime["stores"] = Stores.from_settings(celery.conf.sluice_settings)
-    return _runtime["stores"]
 
 
 _app: Celery | None = None

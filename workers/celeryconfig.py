@@ -3,25 +3,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from kombu import Queue
-
+from shared.brokerconf import broker_config
 from shared.engine.streaming.config import STREAM_WATCHDOG
 from shared.settings import Settings
-from shared.tasknames import QUEUE_DEFAULT, QUEUES, ROUTES, RUN_WATCHDOG, SCHEDULE_TICK, WATCHDOG, WEBHOOK_SWEEP
+from shared.tasknames import QUEUE_DEFAULT, ROUTES, RUN_WATCHDOG, SCHEDULE_TICK, WATCHDOG, WEBHOOK_SWEEP
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     return {
-        "broker_url": settings.redis_url,
-        "result_backend": settings.redis_url,
-        # Unacked messages of a dead worker come back after this; every task's hard time
-        # limit is below it (checked in Settings) so a healthy task is never delivered twice.
-        # kombu sweeps for expired unacked messages every interval x throttle seconds (100 s by
-        # default); a sweep is one sorted-set range query, so we sweep every interval.
-        "broker_transport_options": {"visibility_timeout": settings.visibility_timeout_s,
-                                     "unacked_restore_interval": settings.unacked_restore_interval_s,
-                                     "unacked_restore_throttle": 1},
-        "result_backend_transport_options": {"visibility_timeout": settings.visibility_timeout_s},
+        **broker_config(settings),
         "broker_connection_retry_on_startup": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
@@ -31,7 +21,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_time_limit": settings.task_time_limit_s,
         "result_expires": settings.result_expires_s,
         "task_default_queue": QUEUE_DEFAULT,
-        "task_queues": [Queue(q) for q in QUEUES],
         "task_routes": {name: {"queue": q} for name, q in ROUTES.items()},
         # No STARTED state in the result backend: it cost every chunk task a Redis GET, SET
         # and PUBLISH, and nothing reads it (progress lives in MongoDB; Flower learns that a

@@ -10,14 +10,17 @@ from shared.filters import parse_filter
 from shared.stores import Stores
 from shared.tasknames import START_BATCH
 
-# send(task_name, args, task_id): enqueue by name (the API's TaskSender.send)
-Send = Callable[..., Any]
+# enqueue_start(task_name, job_id) -> False when the broker was unreachable and the start was
+# deferred (the job stays PENDING; the workers' recovery sweep sends it once the broker is
+# back): the API's TaskSender.enqueue_start.
+EnqueueStart = Callable[[str, str], bool]
 
 
-def trigger(stores: Stores, send: Send, ns_id: str, collection: dict, body: dict,
+def trigger(stores: Stores, enqueue_start: EnqueueStart, ns_id: str, collection: dict, body: dict,
             idempotency_key: str | None = None) -> tuple[dict, bool]:
     """Create and enqueue a batch; (batch, reused). With an Idempotency-Key seen before for
-    this collection, the earlier batch is returned and nothing is enqueued."""
+    this collection, the earlier batch is returned and nothing is enqueued. A broker that is
+    unreachable does not lose the batch: it is accepted and started later."""
     batch = create_trigger_batch(stores, ns_id, collection, body)
     if idempotency_key:
         earlier = stores.idempotency.claim(ns_id, f"trigger:{collection['_id']}", idempotency_key, batch["_id"])
@@ -25,9 +28,9 @@ def trigger(stores: Stores, send: Send, ns_id: str, collection: dict, body: dict
             stores.batches.discard(batch["_id"])
             return stores.batches.get(earlier), True
     try:
-        send(START_BATCH, (batch["_id"],), task_id=f"{batch['_id']}:start")
+        enqueue_start(START_BATCH, batch["_id"])
     except Exception as exc:
-        # The row exists and says why; the caller still sees the error (a 503 for a broker outage).
+        # Not an outage (those are deferred): the row exists and says why, the caller sees the error.
         batches.fail(stores, batch["_id"], f"could not enqueue the batch: {exc}")
         raise
     return batch, False

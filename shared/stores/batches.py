@@ -78,6 +78,10 @@ class BatchStore(HeartbeatStore):
                                              {"$set": {**fields, "updated_at": utcnow()}},
                                              return_document=ReturnDocument.AFTER)
 
+    def active(self) -> list[dict]:
+        """Batches not finished yet (the recovery sweep looks at each)."""
+        return list(self.coll.find({"status": {"$in": ["PENDING", "PROCESSING"]}}))
+
     def stalled(self, older_than: Any, statuses: list[str]) -> list[dict]:
         return list(self.coll.find({"status": {"$in": statuses}, "heartbeat_at": {"$lt": older_than}}))
 

@@ -16,7 +16,8 @@ class ChunkLedger:
         self.owner_field = owner_field
 
     def ensure_indexes(self) -> None:
-        self.coll.create_indexes([IndexModel([(self.owner_field, ASCENDING), ("done", ASCENDING)])])
+        self.coll.create_indexes([IndexModel([(self.owner_field, ASCENDING), ("done", ASCENDING)]),
+                                  IndexModel([("held_by", ASCENDING), ("done", ASCENDING)], sparse=True)])
 
     def add(self, rows: list[dict]) -> None:
         if rows:
@@ -70,6 +71,25 @@ class ChunkLedger:
         base = {k: chunk.get(k) for k in (self.owner_field, *copy)}
         self.add([{**base, **c, "done": False, "parent": chunk["_id"], "created_at": utcnow()} for c in conts])
         return [c["_id"] for c in conts]
+
+    # -- which worker holds which chunk (shared.engine.liveness) --------------------------
+    def mark_held(self, chunk_ids: list[str], worker: str) -> None:
+        """`worker` received these chunks (running or prefetched); a redelivery elsewhere
+        moves the mark to the worker that received it last."""
+        if chunk_ids:
+            self.coll.update_many({"_id": {"$in": chunk_ids}, "done": False, "held_by": {"$ne": worker}},
+                                  {"$set": {"held_by": worker}})
+
+    def holders(self) -> list[str]:
+        """Workers holding unfinished chunks."""
+        return [h for h in self.coll.distinct("held_by", {"done": False, "held_by": {"$type": "string"}})]
+
+    def held_by(self, worker: str) -> list[dict]:
+        return list(self.coll.find({"held_by": worker, "done": False}))
+
+    def release(self, chunk_ids: list[str], worker: str) -> None:
+        """The chunks were sent again: whoever receives them marks them anew."""
+        self.coll.update_many({"_id": {"$in": chunk_ids}, "held_by": worker}, {"$set": {"held_by": None}})
 
     def pending(self, owner_id: str, **match: Any) -> list[dict]:
         return list(self.coll.find({self.owner_field: owner_id, "done": False, **match}))

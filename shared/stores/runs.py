@@ -63,6 +63,10 @@ class RunStore(HeartbeatStore):
     def set_fields(self, run_id: str, fields: dict) -> None:
         self.coll.update_one({"_id": run_id}, {"$set": {**fields, "updated_at": utcnow()}})
 
+    def active(self) -> list[dict]:
+        """Runs not finished yet (the recovery sweep looks at each)."""
+        return list(self.coll.find({"status": {"$in": ["PENDING", "RUNNING"]}}))
+
     def stalled(self, older_than: Any, statuses: list[str]) -> list[dict]:
         return list(self.coll.find({"status": {"$in": statuses}, "heartbeat_at": {"$lt": older_than}}))
 

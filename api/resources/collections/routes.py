@@ -96,7 +96,7 @@ def trigger(collection: str):
     ns = namespace_id()
     col = stores().collections.get(ns, collection)
     body, _ = load_all(TriggerSchema(), allow_empty=True, filters_at=("source_filters",))
-    batch, reused = trigger_batch(stores(), tasks().send, ns, col, body, request.headers.get("Idempotency-Key"))
+    batch, reused = trigger_batch(stores(), tasks().enqueue_start, ns, col, body, request.headers.get("Idempotency-Key"))
     return trigger_response(batch, reused=reused)
 
 

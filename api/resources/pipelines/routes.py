@@ -138,7 +138,7 @@ def start_run(pipeline_id: str):
     body = load(RunRequestSchema(), allow_empty=True)
     run = run_engine.start_run(stores(), p, body["incremental"], trigger="manual")
     try:
-        tasks().send(START_RUN, (run["_id"],), task_id=f"{run['_id']}:start")
+        tasks().enqueue_start(START_RUN, run["_id"])
     except Exception as exc:
         run_engine.fail_run(stores(), run["_id"], f"could not enqueue the run: {exc}")
         raise
