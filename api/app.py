@@ -70,8 +70,10 @@ def create_app(settings: Settings | None = None, *, stores: Stores | None = None
 
     register_error_handlers(app)
     from api.metrics import install_metrics
+    from api.console import register as register_console
     from api.resources import register_all
 
     install_metrics(app)
     register_all(app)
+    register_console(app)
     return app

@@ -31,21 +31,34 @@ def authenticate() -> None:
     if request.path in PUBLIC_PATHS or not request.path.startswith("/v1"):
         return
     header = request.headers.get("Authorization", "")
+    if not header:
+        from api.console.session import session_principal  # the web console's cookie session
+
+        if (signed_in := session_principal()) is not None:
+            g.principal = signed_in
+            return
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing or malformed Authorization header; expected 'Bearer <api key>'",
                            code="missing_api_key")
-    token = token.strip()
+    found = principal_for_secret(token.strip())
+    if found is None:
+        raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
+    g.principal = found
+
+
+def principal_for_secret(token: str) -> Principal | None:
+    """Who an API key (or the admin key) is; None when it is unknown or revoked."""
     admin_key = settings().admin_key
     if admin_key and hmac.compare_digest(token.encode(), admin_key.encode()):
-        g.principal = Principal("admin", True, None)
-        return
+        return Principal("admin", True, None)
     key = stores().api_keys.authenticate(token)
-    if key is None:
-        raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
+    return None if key is None else principal_for_key(key)
+
+
+def principal_for_key(key: dict) -> Principal:
     scope = key["namespaces"]
-    g.principal = Principal(key["_id"], False,
-                            None if scope == ALL_NAMESPACES else frozenset(scope))
+    return Principal(key["_id"], False, None if scope == ALL_NAMESPACES else frozenset(scope))
 
 
 def principal() -> Principal:

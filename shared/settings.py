@@ -73,6 +73,9 @@ class Settings:
     # Webhooks may reach loopback and private networks (self-hosted receivers usually live
     # there); link-local/metadata, multicast, unspecified and reserved are refused regardless.
     webhook_allow_private: bool = True
+    # Web console (/ui/): a link to Flower on the overview when set; how long a sign-in lasts.
+    flower_url: str = ""
+    console_session_ttl_s: int = 12 * 3600
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -103,6 +106,8 @@ class Settings:
             log_level=env.get("SLUICE_LOG_LEVEL") or d.log_level,
             secret_keys=parse_keys(env.get("SLUICE_SECRET_KEY")),
             webhook_allow_private=_bool(env, "SLUICE_WEBHOOK_ALLOW_PRIVATE", d.webhook_allow_private),
+            flower_url=env.get("SLUICE_FLOWER_URL") or d.flower_url,
+            console_session_ttl_s=_int(env, "SLUICE_CONSOLE_SESSION_TTL_S", d.console_session_ttl_s),
         ).validated()
 
     def validated(self) -> "Settings":
@@ -113,6 +118,8 @@ class Settings:
             )
         if self.task_soft_time_limit_s >= self.task_time_limit_s:
             raise ValueError("SLUICE_TASK_SOFT_TIME_LIMIT_S must be below SLUICE_TASK_TIME_LIMIT_S")
+        if self.console_session_ttl_s < 60:
+            raise ValueError("SLUICE_CONSOLE_SESSION_TTL_S must be at least 60")
         if self.chunk_size < 1:
             raise ValueError("SLUICE_CHUNK_SIZE must be at least 1")
         for i, key in enumerate(self.secret_keys, 1):
@@ -154,4 +161,6 @@ ENV_DOCS: dict[str, str] = {
                                     "true: receivers of a self-hosted install usually live there; set false when "
                                     "API keys go to people who must not reach your network). Link-local (cloud "
                                     "metadata), multicast, unspecified and reserved addresses are always refused.",
+    "SLUICE_FLOWER_URL": "Flower's URL, linked from the web console's overview (`sluice up` sets it when it starts Flower).",
+    "SLUICE_CONSOLE_SESSION_TTL_S": "How long a web console sign-in lasts (default 43200, 12 h); sign-out or revoking the key ends it sooner.",
 }

@@ -22,6 +22,7 @@ from shared.stores.runs import RunStore
 from shared.stores.streaming import StreamingStore
 from shared.stores.metrics import MetricsStore
 from shared.stores.webhooks import WebhookStore
+from shared.stores.sessions import SessionStore
 
 
 class Stores:
@@ -46,6 +47,7 @@ class Stores:
         self.streaming = StreamingStore(db)
         self.metrics = MetricsStore(db)
         self.webhooks = WebhookStore(db, box)
+        self.sessions = SessionStore(db)
 
     @classmethod
     def from_settings(cls, settings: Settings, **mongo_kw: Any) -> "Stores":

@@ -32,6 +32,9 @@ class Store:
     def count_in_namespace(self, namespace_id: str) -> int:
         return self.coll.count_documents({"namespace_id": namespace_id}, limit=1) if self.namespaced else 0
 
+    def total_in_namespace(self, namespace_id: str) -> int:
+        return self.coll.count_documents({"namespace_id": namespace_id}) if self.namespaced else 0
+
     def delete_in_namespace(self, namespace_id: str) -> int:
         if not self.namespaced:
             return 0
