@@ -104,7 +104,7 @@
       const cur = b.tiers[b.current_tier] || {};
       $("#batch-where").textContent = terminal.has(b.status)
         ? `finished ${b.total_tiers} tier(s)`
-        : `tier ${b.current_tier + 1} of ${b.total_tiers}: ${(cur.collection_ids || []).map(name).join(", ")}`;
+        : `on tier ${b.current_tier} (${b.current_tier + 1} of ${b.total_tiers}): ${(cur.collection_ids || []).map(name).join(", ")}`;
       $("#batch-collection").replaceChildren(h("a", { href: href(root.dataset.collectionHref, { COL: b.collection_id }) }, name(b.collection_id)));
       $("#batch-duration").textContent = duration(b.duration_ms);
       $("#batch-created").textContent = when(b.created_at);
@@ -116,7 +116,7 @@
       $("#batch-retry").disabled = !terminal.has(b.status) || !b.counters.failed;
       $("#batch-tiers").replaceChildren(...b.tiers.map((t) => {
         const c = t.counters;
-        const label = `Tier ${t.tier_num + 1}: ${t.collection_ids.map(name).join(", ")}`;
+        const label = `Tier ${t.tier_num}: ${t.collection_ids.map(name).join(", ")}`;
         return h("div", { class: "tier", "data-tier": t.tier_num, "data-status": t.status },
           h("div", { class: "tier-head" }, h("h3", {}, label), h("span", { class: "badge " + (STATUS[t.status] || "muted") }, t.status),
             h("span", { class: "muted" }, `${t.progress.percent}% · ${num(t.progress.processed)} of ${num(t.progress.total)} · ${duration(t.duration_ms)} · chunks ${t.chunks.done}/${t.chunks.total}`)),
@@ -149,7 +149,7 @@
           : up ? h("a", { href: href(root.dataset.documentHref, { COL: up, ID: f.source_id }) }, h("code", {}, f.source_id))
             : h("code", {}, f.source_id);
         return h("tr", { "data-code": f.code },
-          h("td", {}, f.tier_num + 1), h("td", {}, name(f.collection_id)),
+          h("td", {}, f.tier_num), h("td", {}, name(f.collection_id)),
           h("td", {}, h("span", { class: "badge bad" }, f.code)), h("td", { class: "msg" }, f.message),
           h("td", { class: "num" }, f.line === null || f.line === undefined ? "—" : f.line), h("td", {}, src),
           h("td", {}, h("a", { href: href(root.dataset.objectHref, { ID: f.root_object_id }) }, h("code", {}, f.root_object_id))));
