@@ -121,6 +121,21 @@ def test_the_graph_of_a_three_tier_dag_shows_its_nodes_and_edges(page, stack, wo
     expect(page.get_by_role("heading", name=re.compile("Collection loud"))).to_be_visible()
 
 
+def test_a_document_links_its_lineage_back_to_the_root_object(page, stack, world):
+    processed_once(stack)
+    sign_in(page, stack, world["key"], "/ui/n/shop/collections/stats")
+    page.locator("table a[href*='/documents/']").first.click()
+    steps = page.locator("#lineage li")
+    # bucket, object, clean, its document, loud, its document, stats' own entry, "this document"
+    expect(steps).to_have_count(8)
+    assert [steps.nth(i).get_attribute("data-kind") for i in range(8)] == [
+        "bucket", "object", "collection", "document", "collection", "document", "collection", "self"]
+    steps.nth(3).get_by_role("link").click()                      # the upstream document in `clean`
+    expect(page.locator("#lineage li")).to_have_count(4)
+    page.locator('#lineage li[data-kind="object"] a').click()
+    expect(page.get_by_role("heading", name=re.compile("Object"))).to_be_visible()
+
+
 def test_a_batch_with_js_failures_shows_them_with_their_codes(page, stack, world):
     batch = stack.call("POST", "/v1/collections/picky/trigger", namespace="lab", json={})
     sign_in(page, stack, ADMIN_KEY, f"/ui/n/lab/batches/{batch['batch_id']}")

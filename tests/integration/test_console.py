@@ -108,3 +108,19 @@ def test_every_console_page_renders_for_the_admin_key(app, api):
         assert "default-src 'self'" in resp.headers["Content-Security-Policy"]
     assert client.get("/ui/n/default-ns/batches/bat_nope").status_code == 404
     assert client.get("/ui/no/such/page").status_code == 404
+
+
+def test_lag_samples_are_throttled_per_pipeline_and_read_back_for_the_chart(app):
+    from datetime import timedelta
+
+    from shared.stores.lag_samples import LagSampleStore
+    from shared.timeutil import utcnow
+
+    store = LagSampleStore(app.extensions["sluice.stores"].mongo.db, every_s=3600)
+    store.ensure_indexes()
+    assert store.record("p1", 0.5) is True
+    assert store.record("p1", 9.0) is False          # within the sampling interval
+    assert store.record("p2", None) is False          # no lag known yet
+    assert store.record("p2", 1.5) is True
+    series = store.series("p1", utcnow() - timedelta(hours=1))
+    assert [v for _, v in series] == [0.5]
