@@ -12,6 +12,7 @@ from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 
 from api.auth import authenticate
+from api.console import register as register_console
 from api.errors import register_error_handlers
 from api.metrics import install_metrics
 from api.queue import TaskSender
@@ -73,4 +74,5 @@ def create_app(settings: Settings | None = None, *, stores: Stores | None = None
     register_error_handlers(app)
     install_metrics(app)
     register_all(app)
+    register_console(app)
     return app

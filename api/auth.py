@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 
-from flask import g, request
+from flask import current_app, g, request
 
 from api.context import settings, stores
 from shared.errors import BadRequest, Forbidden, NotFound, Unauthorized
@@ -50,16 +50,28 @@ def authenticate() -> None:
         return
     if request.path in PUBLIC_PATHS or not request.path.startswith("/v1"):
         return
-    token = _bearer()
-    if _same(token, settings().admin_key):
-        g.principal = Principal("admin", True, None)
-        return
-    key = stores().api_keys.authenticate(token)
-    if key is None:
+    session_principal = current_app.extensions.get("sluice.session_principal")
+    if session_principal is not None and not request.headers.get("Authorization"):
+        if (signed_in := session_principal()) is not None:   # the web console's cookie session
+            g.principal = signed_in
+            return
+    found = principal_for_secret(_bearer())
+    if found is None:
         raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
+    g.principal = found
+
+
+def principal_for_secret(token: str) -> Principal | None:
+    """Who an API key (or the admin key) is; None when it is unknown or revoked."""
+    if _same(token, settings().admin_key):
+        return Principal("admin", True, None)
+    key = stores().api_keys.authenticate(token)
+    return None if key is None else principal_for_key(key)
+
+
+def principal_for_key(key: dict) -> Principal:
     scope = key["namespaces"]
-    g.principal = Principal(key["_id"], False,
-                            None if scope == ALL_NAMESPACES else frozenset(scope))
+    return Principal(key["_id"], False, None if scope == ALL_NAMESPACES else frozenset(scope))
 
 
 def authenticate_metrics() -> None:

@@ -157,6 +157,7 @@ class Embedded:
         return f"""
 Sluice is up.
   API      {api}   (OpenAPI: /v1/openapi.json, health: /readyz)
+  Console  {api}/ui/   (sign in with the API key below)
   Flower   {self.flower_url or 'not installed (pip install .[ops])'}
   MongoDB  {self.mongo_url}
   Redis    {self.redis_url}
@@ -219,6 +220,7 @@ def embedded(port: int | None = None, flower_port: int | None = None, concurrenc
             fport = flower_port or free_port()
             plan.append(("flower", flower_cmd(fport)))
             flower_url = f"http://127.0.0.1:{fport}"
+            env.setdefault("SLUICE_FLOWER_URL", flower_url)   # the console links to it
         for name, cmd in plan:
             out = None
             if log_dir is not None:

@@ -163,6 +163,13 @@ class Settings:
         "After this many consecutive records of one chunk (batch or pipeline run) fail with the same `JS_TIMEOUT`, "
         "`JS_MEMORY` or `JS_STACK` error, the rest of the chunk fails at once with that code and a message saying "
         "so (0 disables).")
+    # Web console (/ui/).
+    flower_url: str = setting("SLUICE_FLOWER_URL", "",
+                              "Flower's URL, linked from the web console's overview (`sluice up` sets it when it "
+                              "starts Flower).")
+    console_session_ttl_s: int = setting("SLUICE_CONSOLE_SESSION_TTL_S", 12 * 3600,
+                                         "How long a web console sign-in lasts; sign-out or revoking the key ends "
+                                         "it sooner.")
     metrics_token: str = setting("SLUICE_METRICS_TOKEN", "",
                                  "Bearer token that may read `GET /metrics` (the admin key may too). Unset: only "
                                  "the admin key. See [Metrics, health, logs](#metrics-health-logs).", secret=True)
@@ -186,6 +193,8 @@ class Settings:
                              "or a worker that misses one beat is taken for dead")
         if self.chunk_size < 1:
             raise ValueError("SLUICE_CHUNK_SIZE must be at least 1")
+        if self.console_session_ttl_s < 60:
+            raise ValueError("SLUICE_CONSOLE_SESSION_TTL_S must be at least 60")
         if self.fail_fast_after < 0:
             raise ValueError("SLUICE_FAIL_FAST_AFTER must be 0 (off) or more")
         for i, key in enumerate(self.secret_keys, 1):

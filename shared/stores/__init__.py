@@ -23,6 +23,7 @@ from shared.stores.streaming import StreamingStore
 from shared.stores.taxonomies import TaxonomyStore
 from shared.stores.webhooks import WebhookStore
 from shared.stores.workers import WorkerStore
+from shared.stores.sessions import SessionStore
 
 
 class Stores:
@@ -48,6 +49,7 @@ class Stores:
         self.metrics = MetricsStore(db)
         self.webhooks = WebhookStore(db, box)
         self.workers = WorkerStore(db)
+        self.sessions = SessionStore(db)
 
     @classmethod
     def from_settings(cls, settings: Settings, **mongo_kw: Any) -> "Stores":

@@ -40,6 +40,10 @@ class ApiKeyStore(Store):
     def authenticate(self, secret: str) -> dict | None:
         return self.coll.find_one({"secret_hash": hash_secret(secret), "revoked_at": None})
 
+    def active(self, key_id: str) -> dict | None:
+        """The key with this id unless revoked (console sessions re-read their key by id)."""
+        return self.coll.find_one({"_id": key_id, "revoked_at": None})
+
     def list(self, *, limit: int | None, cursor: str | None) -> Page:
         return paginate(self.coll, {"revoked_at": None}, limit=limit, cursor=cursor, render=self.render)
 

@@ -41,6 +41,9 @@ class Store:
         doc = self.coll.find_one({field: value}, {"namespace_id": 1})
         return doc.get("namespace_id") if doc else None
 
+    def total_in_namespace(self, namespace_id: str) -> int:
+        return self.coll.count_documents({"namespace_id": namespace_id}) if self.namespaced else 0
+
     def delete_in_namespace(self, namespace_id: str) -> int:
         if not self.namespaced:
             return 0

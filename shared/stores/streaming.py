@@ -20,6 +20,7 @@ from shared.errors import NotFound
 from shared.status import active, allowed_from, terminal
 from shared.stores.base import ASCENDING, IndexModel, Store
 from shared.stores.changefeed import delete_ids, ids_present
+from shared.stores.lag_samples import LagSampleStore
 from shared.timeutil import utcnow
 
 HISTORY_KEPT = 20
@@ -40,6 +41,7 @@ class StreamingStore(Store):
     def __init__(self, db: Any):
         super().__init__(db)
         self.keys = db["streaming_keys"]
+        self.lag_samples = LagSampleStore(db)
 
     def indexes(self) -> list[IndexModel]:
         return [IndexModel([("namespace_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
@@ -48,6 +50,7 @@ class StreamingStore(Store):
     def ensure_indexes(self) -> None:
         super().ensure_indexes()
         self.keys.create_indexes([IndexModel([("pipeline_id", ASCENDING)])])
+        self.lag_samples.ensure_indexes()
 
     def delete_in_namespace(self, namespace_id: str) -> int:
         self.keys.delete_many({"namespace_id": namespace_id})
@@ -139,6 +142,8 @@ class StreamingStore(Store):
         if failures:
             update["$push"] = {"recent_failures": {"$each": failures[-FAILURES_KEPT:], "$slice": -FAILURES_KEPT}}
         res = self.coll.update_one({"_id": pipeline_id, "epoch": epoch, "lease_owner": chain}, update)
+        if res.matched_count == 1 and "lag_seconds" in fields:
+            self.lag_samples.record(pipeline_id, fields["lag_seconds"])
         return res.matched_count == 1
 
     def note_error(self, pipeline_id: str, epoch: int, chain: str, message: str,
