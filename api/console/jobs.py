@@ -32,7 +32,7 @@ def _collections_map(ns_id: str) -> dict[str, dict]:
 @bp.get("/n/<ns_ref>/batches")
 def batches(ns_ref: str):
     ns = helpers.namespace(ns_ref)
-    page = stores().batches.list(ns["_id"], {}, limit=50, cursor=request.args.get("cursor"))
+    page = stores().batches.list(ns["_id"], limit=50, cursor=request.args.get("cursor"))
     names = {k: v["name"] for k, v in _collections_map(ns["_id"]).items()}
     return render_template("batches.html", recent=page.items, page=page, names=names)
 

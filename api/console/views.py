@@ -88,7 +88,7 @@ def overview(ns_ref: str):
         depths = tasks().queue_depths(QUEUES)
     except Exception:  # noqa: BLE001 - the page still shows everything MongoDB knows
         depths = None
-    recent = stores().batches.list(ns["_id"], {}, limit=8, cursor=None).items
+    recent = stores().batches.list(ns["_id"], limit=8, cursor=None).items
     names = {c["_id"]: c["collection_name"] for c in stores().collections.all_in_namespace(ns["_id"])}
     return render_template("overview.html", counts=counts, depths=depths, recent=recent, names=names,
                            batches=stores().batches.count_by_status(ns["_id"], since),
@@ -144,7 +144,7 @@ def collection(ns_ref: str, col_ref: str):
     ns = helpers.namespace(ns_ref)
     col = stores().collections.get(ns["_id"], col_ref)
     docs = stores().documents.list(col["_id"], {}, limit=25, cursor=request.args.get("cursor"))
-    batches = stores().batches.list(ns["_id"], {"collection_id": col["_id"]}, limit=10, cursor=None).items
+    batches = stores().batches.list(ns["_id"], collection_id=col["_id"], limit=10, cursor=None).items
     return render_template("collection.html", col=stores().collections.render(col), docs=docs,
                            batches=batches, lineage=source_lineage(stores(), col),
                            downstream=stores().collections.names_downstream_of(ns["_id"], col["_id"]))

@@ -58,8 +58,8 @@ class Stack:
 @pytest.fixture(scope="module")
 def stack(services, mongo_client) -> Iterator[Stack]:
     from api.queue import TaskSender
-    from shared.localservices import free_port
-    from shared.cli_procs import api_cmd
+    from cli.localservices import free_port
+    from cli.procs import api_cmd
     from shared.settings import Settings
 
     db = f"sluice_test_{secrets.token_hex(4)}"
