@@ -16,7 +16,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 
 class ServiceStartError(RuntimeError):
@@ -55,13 +55,14 @@ def find_redis_server() -> str:
     return found
 
 
-def _wait_port(port: int, proc: subprocess.Popen, name: str, log: Path, timeout: float) -> None:
+def _wait_port(port: int, proc: subprocess.Popen, name: str, log: Path, timeout: float,
+               host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise ServiceStartError(f"{name} exited with {proc.returncode}: {_tail(log)}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            with socket.create_connection((host, port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.05)
@@ -108,10 +109,13 @@ class LocalServices:
 
 
 def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = None,
-                 port: int | None = None) -> tuple[str, subprocess.Popen]:
+                 port: int | None = None, host: str = "127.0.0.1",
+                 prefix: Sequence[str] = ()) -> tuple[str, subprocess.Popen]:
     """Tests keep the WiredTiger cache small (0.25 GB); `sluice up` asks for more, since
     MongoDB slows down sharply once the working set outgrows its cache. `port`: restart a
-    server on its earlier port and data (its replica set is already initiated)."""
+    server on its earlier port and data (its replica set is already initiated). `host`: the
+    address to listen on and to name in the replica set (what every client connects to);
+    `prefix`: a command to run it under, e.g. `ip netns exec <ns>` for a test host."""
     if cache_gb is None:
         cache_gb = float(os.environ.get("SLUICE_MONGOD_CACHE_GB") or 0.25)
     restart = port is not None
@@ -120,29 +124,29 @@ def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = 
     dbpath.mkdir(parents=True, exist_ok=True)
     log = workdir / "mongod.log"
     proc = subprocess.Popen(
-        [find_mongod(), "--port", str(port), "--bind_ip", "127.0.0.1", "--dbpath", str(dbpath),
+        [*prefix, find_mongod(), "--port", str(port), "--bind_ip", host, "--dbpath", str(dbpath),
          "--replSet", "rs0", "--wiredTigerCacheSizeGB", str(cache_gb), "--quiet",
          "--setParameter", "diagnosticDataCollectionEnabled=false",
          "--logpath", str(log)],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_port(port, proc, "mongod", log, timeout)
-        _init_replica_set(port, timeout, initiate=not restart)
+        _wait_port(port, proc, "mongod", log, timeout, host)
+        _init_replica_set(port, timeout, initiate=not restart, host=host)
     except BaseException:
         proc.kill()
         raise
-    return f"mongodb://127.0.0.1:{port}/?replicaSet=rs0", proc
+    return f"mongodb://{host}:{port}/?replicaSet=rs0", proc
 
 
-def _init_replica_set(port: int, timeout: float, initiate: bool = True) -> None:
+def _init_replica_set(port: int, timeout: float, initiate: bool = True, host: str = "127.0.0.1") -> None:
     import pymongo  # local import: keeps this module importable without a driver
 
-    client = pymongo.MongoClient(f"mongodb://127.0.0.1:{port}/?directConnection=true",
+    client = pymongo.MongoClient(f"mongodb://{host}:{port}/?directConnection=true",
                                  serverSelectionTimeoutMS=int(timeout * 1000))
     try:
         if initiate:
             client.admin.command("replSetInitiate", {
-                "_id": "rs0", "members": [{"_id": 0, "host": f"127.0.0.1:{port}"}]})
+                "_id": "rs0", "members": [{"_id": 0, "host": f"{host}:{port}"}]})
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if client.admin.command("hello").get("isWritablePrimary"):
@@ -153,21 +157,26 @@ def _init_replica_set(port: int, timeout: float, initiate: bool = True) -> None:
         client.close()
 
 
-def start_redis(workdir: Path, timeout: float = 15.0, port: int | None = None) -> tuple[str, subprocess.Popen]:
-    """`port`: restart on the port of an earlier server (fault tests restart Redis empty)."""
+def start_redis(workdir: Path, timeout: float = 15.0, port: int | None = None, host: str = "127.0.0.1",
+                prefix: Sequence[str] = ()) -> tuple[str, subprocess.Popen]:
+    """`port`: restart on the port of an earlier server (fault tests restart Redis empty);
+    `host` and `prefix` as for start_mongod. Protected mode refuses every client off the
+    loopback while no password is set, so another `host` turns it off: only ever pass an
+    address nobody else can reach, such as a test host's."""
     port = port or free_port()
     log = workdir / "redis.log"
+    protected = "yes" if host.startswith("127.") else "no"
     proc = subprocess.Popen(
-        [find_redis_server(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        [*prefix, find_redis_server(), "--port", str(port), "--bind", host, "--save", "",
          "--appendonly", "no", "--dir", str(workdir), "--logfile", str(log),
-         "--protected-mode", "yes"],
+         "--protected-mode", protected],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_port(port, proc, "redis-server", log, timeout)
+        _wait_port(port, proc, "redis-server", log, timeout, host)
     except BaseException:
         proc.kill()
         raise
-    return f"redis://127.0.0.1:{port}/0", proc
+    return f"redis://{host}:{port}/0", proc
 
 
 def find_rabbitmq_server() -> str:

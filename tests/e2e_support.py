@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,10 +42,11 @@ def stop_group(proc: subprocess.Popen | None, timeout: float = 20) -> None:
 
 class WorkerProcess:
     def __init__(self, env: dict[str, str], queues: str = "default,control", concurrency: int = 2,
-                 pool: str = "prefork"):
+                 pool: str = "prefork", prefix: Sequence[str] = ()):
+        """`prefix`: a command to run the worker under (`ip netns exec <ns>`: on a test host)."""
         self.name = f"w{secrets.token_hex(3)}@test"
         self.log = tempfile.NamedTemporaryFile(prefix="sluice-worker-", suffix=".log", delete=False)
-        self.cmd = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues,
+        self.cmd = [*prefix, sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", queues,
                     "-c", str(concurrency), "-P", pool, "--loglevel", "INFO", "-n", self.name,
                     "--without-gossip", "--without-mingle"]
         self.env = env

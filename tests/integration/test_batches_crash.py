@@ -18,12 +18,12 @@ SLOW_JS = ("function transform(d) { const t = Date.now(); while (Date.now() - t 
            "return {k: d.k, twice: d.k * 2}; }")
 
 
-def setup_dag(api):
+def setup_dag(api, js: str = SLOW_JS):
     assert api.post("/v1/buckets", json={"bucket_name": "src", "unique_key": {"fields": ["k"]}})[0] == 201
     load_objects(api, "src", N, lambda i: {"data": {"k": i}})
     status, body, _ = api.post("/v1/collections", json={
         "collection_name": "slow", "source": {"type": "bucket", "bucket_id": "src"},
-        "feature_extractors": [{"feature_extractor_name": "js_transform", "parameters": {"code": SLOW_JS}}]})
+        "feature_extractors": [{"feature_extractor_name": "js_transform", "parameters": {"code": js}}]})
     assert status == 201, body
     status, body, _ = api.post("/v1/collections", json={
         "collection_name": "after", "source": {"type": "collection", "collection_id": "slow"},
