@@ -13,7 +13,9 @@ from flask.json.provider import DefaultJSONProvider
 
 from api.auth import authenticate
 from api.errors import register_error_handlers
+from api.metrics import install_metrics
 from api.queue import TaskSender
+from api.resources import register_all
 from shared import logs
 from shared.settings import Settings
 from shared.stores import Stores
@@ -69,9 +71,6 @@ def create_app(settings: Settings | None = None, *, stores: Stores | None = None
         return resp
 
     register_error_handlers(app)
-    from api.metrics import install_metrics
-    from api.resources import register_all
-
     install_metrics(app)
     register_all(app)
     return app

@@ -9,6 +9,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
 from shared.errors import ServiceUnavailable, SluiceError
+from shared.retry import TRANSIENT_ERRORS
 
 log = logging.getLogger("sluice.api")
 
@@ -24,19 +25,7 @@ def envelope(code: str, message: str, status: int, details: list[dict] | None = 
     return resp
 
 
-def _unavailable_types() -> tuple[type[BaseException], ...]:
-    import pymongo.errors
-    import redis.exceptions
-    import kombu.exceptions
-
-    return (pymongo.errors.ConnectionFailure, pymongo.errors.ServerSelectionTimeoutError,
-            redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-            kombu.exceptions.OperationalError)
-
-
 def register_error_handlers(app: Flask) -> None:
-    unavailable = _unavailable_types()
-
     @app.errorhandler(SluiceError)
     def _domain(exc: SluiceError) -> Response:
         return envelope(exc.code, exc.message, exc.status, exc.details)
@@ -54,7 +43,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
-        if isinstance(exc, unavailable):
+        if isinstance(exc, TRANSIENT_ERRORS):
             log.warning("backing service unavailable: %s", exc)
             err = ServiceUnavailable("a backing service (MongoDB or Redis) is unreachable; retry later",
                                      code="service_unavailable")

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
+from shared.errors import ServiceUnavailable
 from shared.settings import Settings
 from shared.tasknames import queue_for
 
@@ -31,13 +33,15 @@ class TaskSender:
 
     def send(self, name: str, args: tuple = (), kwargs: dict | None = None, *,
              task_id: str | None = None, countdown: float | None = None) -> str:
-        result = self.app.send_task(name, args=args, kwargs=kwargs or {}, task_id=task_id,
-                                    queue=queue_for(name), countdown=countdown)
+        with _broker_errors():
+            result = self.app.send_task(name, args=args, kwargs=kwargs or {}, task_id=task_id,
+                                        queue=queue_for(name), countdown=countdown)
         return result.id
 
     def revoke(self, task_ids: list[str], terminate: bool = False) -> None:
         if task_ids:
-            self.app.control.revoke(task_ids, terminate=terminate)
+            with _broker_errors():
+                self.app.control.revoke(task_ids, terminate=terminate)
 
     def ping_broker(self, timeout: float = 2.0) -> None:
         import redis
@@ -62,3 +66,14 @@ class TaskSender:
     def ping_workers(self, timeout: float = 1.0) -> list[str]:
         replies = self.app.control.ping(timeout=timeout) or []
         return [name for reply in replies for name in reply]
+
+
+@contextmanager
+def _broker_errors() -> Iterator[None]:
+    """kombu's connection errors become our ServiceUnavailable (a 503 in the one envelope)."""
+    import kombu.exceptions
+
+    try:
+        yield
+    except kombu.exceptions.OperationalError as exc:
+        raise ServiceUnavailable("the message broker is unreachable; retry later") from exc

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from shared.cli_spec import Resource, refs
-from shared.connectors.masking import MASK, mask_url
+from shared.secrets.masking import MASK, mask_url
 
 PIPELINE_FIELDS = ("alias", "code", "source", "destination", "metadata", "enabled", "update_time_field",
                    "incremental", "js_limits")

@@ -59,7 +59,7 @@ def local_secret_key(config_home: str | None = None) -> str:
     """The key `sluice up` seals secrets with when it runs against an external MongoDB and
     SLUICE_SECRET_KEY is unset: generated once into $XDG_CONFIG_HOME/sluice/secret.key
     (~/.config by default), readable by its owner only, and reused by every later run."""
-    from shared.secretbox import generate_key, key_problem
+    from shared.secrets.box import generate_key, key_problem
 
     base = Path(config_home or os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     path = base / "sluice" / "secret.key"
@@ -195,7 +195,7 @@ def embedded(port: int | None = None, flower_port: int | None = None, concurrenc
         if services.started_mongo:
             # The private mongod's data is deleted on exit, so a fresh key per run loses nothing
             # (and spares the "SLUICE_SECRET_KEY is not set" warning meant for deployments).
-            from shared.secretbox import generate_key
+            from shared.secrets.box import generate_key
 
             env.setdefault("SLUICE_SECRET_KEY", generate_key())
         elif not env.get("SLUICE_SECRET_KEY"):

@@ -1,6 +1,15 @@
-"""One error tree. Every domain error has a stable `code` and an HTTP `status`.
+"""One error tree. Every error Sluice raises is a `SluiceError` with a stable `code` and an
+HTTP `status`, in one of two branches (as dagster separates user-code errors from framework
+errors):
 
-The API renders all of them in one envelope:
+    SluiceError
+    ├── UserError       the user's request, code, data or configuration is wrong:
+    │                   reported (a 4xx, or a record counted as failed), never retried
+    └── TransientError  infrastructure that may recover (MongoDB, Redis, the broker, a
+                        destination): retried with backoff, a 503 at the API
+
+`shared.retry.TRANSIENT_ERRORS` adds the client libraries' own connection errors to
+`TransientError`. The API renders every error in one envelope:
     {"error": {"code", "message", "status", "details": [{"path", "message"}]}}
 """
 from __future__ import annotations
@@ -12,7 +21,7 @@ class SluiceError(Exception):
     status: int = 500
     code: str = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None,
+    def __init__(self, message: str = "", *, code: str | None = None,
                  details: Iterable[dict[str, Any]] | None = None, status: int | None = None):
         super().__init__(message)
         self.message = message
@@ -27,7 +36,17 @@ class SluiceError(Exception):
                 "details": self.details}
 
 
-class BadRequest(SluiceError):
+class UserError(SluiceError):
+    """The user's request, code, data or configuration is wrong; retrying cannot help."""
+    status, code = 400, "user_error"
+
+
+class TransientError(SluiceError):
+    """Infrastructure that may recover by itself; retried with backoff."""
+    status, code = 503, "service_unavailable"
+
+
+class BadRequest(UserError):
     status, code = 400, "bad_request"
 
 
@@ -41,15 +60,15 @@ class ValidationFailed(BadRequest):
                    details=[{"path": path, "message": message}])
 
 
-class Unauthorized(SluiceError):
+class Unauthorized(UserError):
     status, code = 401, "unauthorized"
 
 
-class Forbidden(SluiceError):
+class Forbidden(UserError):
     status, code = 403, "forbidden"
 
 
-class NotFound(SluiceError):
+class NotFound(UserError):
     status, code = 404, "not_found"
 
 
@@ -60,22 +79,22 @@ class NamespaceNotFound(NotFound):
         super().__init__(message, **kw)
 
 
-class Conflict(SluiceError):
+class Conflict(UserError):
     status, code = 409, "conflict"
 
 
-class Unprocessable(SluiceError):
+class Unprocessable(UserError):
     status, code = 422, "unprocessable"
 
 
-class PayloadTooLarge(SluiceError):
+class PayloadTooLarge(UserError):
     status, code = 413, "payload_too_large"
 
 
-class UnsupportedMediaType(SluiceError):
+class UnsupportedMediaType(UserError):
     status, code = 415, "unsupported_media_type"
 
 
-class ServiceUnavailable(SluiceError):
+class ServiceUnavailable(TransientError):
     """MongoDB or Redis cannot be reached."""
     status, code = 503, "service_unavailable"

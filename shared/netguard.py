@@ -31,6 +31,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 from urllib3.util.connection import create_connection
+from shared.errors import UserError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., list]
@@ -42,7 +43,7 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _SWITCHABLE = ("a loopback address", "a private-network address")  # what allow_private permits
 
 
-class AddressRefused(Exception):
+class AddressRefused(UserError):
     """The webhook host is, or resolves to, an address webhooks may not reach."""
 
 

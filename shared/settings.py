@@ -1,109 +1,155 @@
-"""Settings, built from an environment mapping by a function — never read at import."""
+"""Settings, built from an environment mapping by a function — never read at import.
+
+Each setting is declared once, as a dataclass field made by `setting(env, default, doc)`:
+the environment variable, the type (from the default), the default and the documentation
+live together, and both the reading of the environment and the README's configuration
+table are produced from the declarations (as celery's `app/defaults.py` declares each option once)."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Callable, Mapping
 
-from shared.secretbox import GENERATE_HINT, key_problem, parse_keys
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+from shared.secrets.box import GENERATE_HINT, key_problem, parse_keys
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if raw == "":
-        return default
-    if raw in ("1", "true", "yes", "on"):
+def setting(env: str, default: Any, doc: str, *, parse: Callable[[str], Any] | None = None,
+            positive: bool = False, secret: bool = False) -> Any:
+    """A dataclass field read from `env`. Its type is its default's type unless `parse`
+    is given; `positive` refuses zero and negatives; `secret` keeps it out of repr."""
+    return field(default=default, repr=not secret,
+                 metadata={"env": env, "doc": doc, "parse": parse, "positive": positive})
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
         return True
-    if raw in ("0", "false", "no", "off"):
+    if value in ("0", "false", "no", "off"):
         return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
+    raise ValueError("must be true or false")
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
+_KIND_WORDS = {int: "an integer", float: "a number"}
+
+
+def _read(meta: Mapping[str, Any], default: Any, raw: str | None) -> Any:
+    name = meta["env"]
     if raw is None or raw == "":
         return default
+    parse = meta["parse"] or (_parse_bool if isinstance(default, bool) else type(default))
     try:
-        return float(raw)
+        value = parse(raw)
     except ValueError as exc:
-        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+        kind = _KIND_WORDS.get(type(default))
+        why = f"must be {kind}" if kind and parse is type(default) else str(exc)
+        raise ValueError(f"{name} {why}, got {raw!r}") from exc
+    if meta["positive"] and value <= 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _from_env(cls: type, env: Mapping[str, str]) -> Any:
+    values: dict[str, Any] = {}
+    for f in fields(cls):
+        if "nested" in f.metadata:
+            values[f.name] = _from_env(f.metadata["nested"], env)
+        else:
+            values[f.name] = _read(f.metadata, f.default, env.get(f.metadata["env"]))
+    return cls(**values)
+
+
+@dataclass(frozen=True)
+class StreamingSettings:
+    """Tunables of streaming pipelines (nested in `Settings.streaming`)."""
+
+    lease_s: float = setting("SLUICE_STREAM_LEASE_S", 60.0,
+                             "Lease of a streaming step on its pipeline, renewed by every step and before each "
+                             "target write; a dead worker's chain is taken over after it.", positive=True)
+    stall_s: float = setting("SLUICE_STREAM_STALL_S", 15.0,
+                             "The streaming watchdog relaunches active pipelines with no heartbeat for this long "
+                             "and an expired lease.", positive=True)
+    watchdog_interval_s: float = setting("SLUICE_STREAM_WATCHDOG_S", 10.0,
+                                         "How often beat fires the streaming watchdog.", positive=True)
+    max_await_ms: int = setting("SLUICE_STREAM_MAX_AWAIT_MS", 200,
+                                "Server-side wait of one change-stream getMore.",
+                                parse=lambda raw: int(float(raw)), positive=True)
+    max_errors_in_row: int = setting("SLUICE_STREAM_MAX_ERRORS", 10,
+                                     "Consecutive infrastructure errors after which a pipeline is FAILED.",
+                                     parse=lambda raw: int(float(raw)), positive=True)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "StreamingSettings":
+        return _from_env(cls, os.environ if environ is None else environ)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every tunable of Sluice. `ENV_DOCS` below documents each one for the README."""
+    """Every tunable of Sluice, each declared once with its variable and documentation."""
 
-    mongo_url: str = "mongodb://127.0.0.1:27017/?directConnection=true"
-    mongo_db: str = "sluice"
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    admin_key: str = ""
-    max_body_bytes: int = 10 * 1024 * 1024
-    max_batch_objects: int = 1000
-    chunk_size: int = 500
-    # JavaScript sandbox caps (server-wide). Per-extractor/pipeline values must fit inside.
-    js_time_limit_ms: int = 1000
-    js_memory_limit_mb: int = 64
-    js_stack_limit_kb: int = 512
-    # Celery reliability knobs. The hard time limit must stay below the visibility timeout
-    # or a long chunk is delivered twice.
-    visibility_timeout_s: int = 3600
-    unacked_restore_interval_s: int = 10
-    task_soft_time_limit_s: int = 300
-    task_time_limit_s: int = 360
-    result_expires_s: int = 3600
-    schedule_tick_s: float = 30.0
-    watchdog_interval_s: float = 60.0
-    webhook_sweep_s: float = 5.0
-    stall_timeout_s: float = 600.0
-    idempotency_ttl_s: int = 24 * 3600
-    log_level: str = "INFO"
+    mongo_url: str = setting("MONGO_URL", "mongodb://127.0.0.1:27017/?directConnection=true",
+                             "MongoDB connection string. Unset: `sluice up` and the tests start a private mongod.")
+    mongo_db: str = setting("SLUICE_DB", "sluice", "MongoDB database name.")
+    redis_url: str = setting("REDIS_URL", "redis://127.0.0.1:6379/0",
+                             "Redis URL used as Celery broker and result backend. Unset: a private "
+                             "redis-server is started.")
+    admin_key: str = setting("SLUICE_ADMIN_KEY", "",
+                             "Admin API key that may create namespaces and API keys. `sluice up` generates one.",
+                             secret=True)
     # Fernet keys for secrets at rest: the first encrypts, all decrypt (rotation). Empty: a
-    # key derived from admin_key (see shared/secretbox.py). Kept out of repr so logs never show it.
-    secret_keys: tuple[str, ...] = field(default=(), repr=False)
-    # Webhooks may reach loopback and private networks (self-hosted receivers usually live
-    # there); link-local/metadata, multicast, unspecified and reserved are refused regardless.
-    webhook_allow_private: bool = True
+    # key derived from admin_key (see shared/secrets/box.py).
+    secret_keys: tuple[str, ...] = setting(
+        "SLUICE_SECRET_KEY", (),
+        "Fernet key(s) that encrypt connection and webhook secrets in MongoDB; comma-separated for rotation "
+        "(the first encrypts, all decrypt). Unset: derived from `SLUICE_ADMIN_KEY`, with a warning at every "
+        "start; `sluice up` with its private mongod generates one. See [Secrets at rest](#secrets-at-rest).",
+        parse=parse_keys, secret=True)
+    # Self-hosted receivers usually live on loopback or a private network; link-local/metadata,
+    # multicast, unspecified and reserved addresses are refused regardless.
+    webhook_allow_private: bool = setting(
+        "SLUICE_WEBHOOK_ALLOW_PRIVATE", True,
+        "Whether webhooks may post to loopback and private-network addresses (set false when API keys go to "
+        "people who must not reach your network). Link-local/metadata, multicast, unspecified and reserved "
+        "addresses are always refused. See [Where webhooks may connect](#where-webhooks-may-connect).")
+    max_body_bytes: int = setting("SLUICE_MAX_BODY_BYTES", 10 * 1024 * 1024,
+                                  "Largest accepted request body in bytes; larger gets 413.")
+    max_batch_objects: int = setting("SLUICE_MAX_BATCH_OBJECTS", 1000, "Most objects in one batch write.")
+    chunk_size: int = setting("SLUICE_CHUNK_SIZE", 500,
+                              "Records per chunk task. A chunk still working after half the soft task limit "
+                              "hands its remaining records to a continuation chunk.")
+    # JavaScript sandbox caps (server-wide). Per-extractor/pipeline values must fit inside.
+    js_time_limit_ms: int = setting("SLUICE_JS_TIME_LIMIT_MS", 1000,
+                                    "Server-wide cap on JavaScript CPU time per record.")
+    js_memory_limit_mb: int = setting("SLUICE_JS_MEMORY_LIMIT_MB", 64,
+                                      "Server-wide cap on JavaScript heap per context.")
+    js_stack_limit_kb: int = setting("SLUICE_JS_STACK_LIMIT_KB", 512, "Server-wide cap on JavaScript stack.")
+    # The hard time limit must stay below the visibility timeout or a long chunk is delivered twice.
+    visibility_timeout_s: int = setting("SLUICE_VISIBILITY_TIMEOUT_S", 3600,
+                                        "Redis visibility timeout: an unacknowledged message is delivered "
+                                        "again after it.")
+    unacked_restore_interval_s: int = setting("SLUICE_UNACKED_RESTORE_INTERVAL_S", 10,
+                                              "How often workers sweep for unacked messages past the "
+                                              "visibility timeout.")
+    task_soft_time_limit_s: int = setting("SLUICE_TASK_SOFT_TIME_LIMIT_S", 300, "Soft time limit per task.")
+    task_time_limit_s: int = setting("SLUICE_TASK_TIME_LIMIT_S", 360,
+                                     "Hard time limit per task, below the visibility timeout.")
+    result_expires_s: int = setting("SLUICE_RESULT_EXPIRES_S", 3600, "Celery results expire from Redis after this.")
+    schedule_tick_s: float = setting("SLUICE_SCHEDULE_TICK_S", 30.0, "How often beat fires the scheduling tick.")
+    watchdog_interval_s: float = setting("SLUICE_WATCHDOG_INTERVAL_S", 60.0,
+                                         "How often the watchdog looks for stalled tiers.")
+    webhook_sweep_s: float = setting("SLUICE_WEBHOOK_SWEEP_S", 5.0,
+                                     "How often pending completion-webhook deliveries are picked up.")
+    stall_timeout_s: float = setting("SLUICE_STALL_TIMEOUT_S", 600.0,
+                                     "A tier with no chunk progress for this long is re-dispatched.")
+    idempotency_ttl_s: int = setting("SLUICE_IDEMPOTENCY_TTL_S", 24 * 3600,
+                                     "How long an Idempotency-Key is remembered.")
+    log_level: str = setting("SLUICE_LOG_LEVEL", "INFO", "Log level.")
+    streaming: StreamingSettings = field(default_factory=StreamingSettings,
+                                         metadata={"nested": StreamingSettings})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if environ is None else environ
-        d = cls()
-        return cls(
-            mongo_url=env.get("MONGO_URL") or d.mongo_url,
-            mongo_db=env.get("SLUICE_DB") or d.mongo_db,
-            redis_url=env.get("REDIS_URL") or d.redis_url,
-            admin_key=env.get("SLUICE_ADMIN_KEY", d.admin_key),
-            max_body_bytes=_int(env, "SLUICE_MAX_BODY_BYTES", d.max_body_bytes),
-            max_batch_objects=_int(env, "SLUICE_MAX_BATCH_OBJECTS", d.max_batch_objects),
-            chunk_size=_int(env, "SLUICE_CHUNK_SIZE", d.chunk_size),
-            js_time_limit_ms=_int(env, "SLUICE_JS_TIME_LIMIT_MS", d.js_time_limit_ms),
-            js_memory_limit_mb=_int(env, "SLUICE_JS_MEMORY_LIMIT_MB", d.js_memory_limit_mb),
-            js_stack_limit_kb=_int(env, "SLUICE_JS_STACK_LIMIT_KB", d.js_stack_limit_kb),
-            visibility_timeout_s=_int(env, "SLUICE_VISIBILITY_TIMEOUT_S", d.visibility_timeout_s),
-            unacked_restore_interval_s=_int(env, "SLUICE_UNACKED_RESTORE_INTERVAL_S",
-                                            d.unacked_restore_interval_s),
-            task_soft_time_limit_s=_int(env, "SLUICE_TASK_SOFT_TIME_LIMIT_S", d.task_soft_time_limit_s),
-            task_time_limit_s=_int(env, "SLUICE_TASK_TIME_LIMIT_S", d.task_time_limit_s),
-            result_expires_s=_int(env, "SLUICE_RESULT_EXPIRES_S", d.result_expires_s),
-            schedule_tick_s=_float(env, "SLUICE_SCHEDULE_TICK_S", d.schedule_tick_s),
-            watchdog_interval_s=_float(env, "SLUICE_WATCHDOG_INTERVAL_S", d.watchdog_interval_s),
-            webhook_sweep_s=_float(env, "SLUICE_WEBHOOK_SWEEP_S", d.webhook_sweep_s),
-            stall_timeout_s=_float(env, "SLUICE_STALL_TIMEOUT_S", d.stall_timeout_s),
-            idempotency_ttl_s=_int(env, "SLUICE_IDEMPOTENCY_TTL_S", d.idempotency_ttl_s),
-            log_level=env.get("SLUICE_LOG_LEVEL") or d.log_level,
-            secret_keys=parse_keys(env.get("SLUICE_SECRET_KEY")),
-            webhook_allow_private=_bool(env, "SLUICE_WEBHOOK_ALLOW_PRIVATE", d.webhook_allow_private),
-        ).validated()
+        return _from_env(cls, os.environ if environ is None else environ).validated()
 
     def validated(self) -> "Settings":
         if self.task_time_limit_s >= self.visibility_timeout_s:
@@ -125,33 +171,46 @@ class Settings:
         return replace(self, **changes).validated()
 
 
-ENV_DOCS: dict[str, str] = {
-    "MONGO_URL": "MongoDB connection string. Unset: `sluice up` and the tests start a private mongod.",
-    "SLUICE_DB": "MongoDB database name (default `sluice`).",
-    "REDIS_URL": "Redis URL used as Celery broker and result backend. Unset: a private redis-server is started.",
-    "SLUICE_ADMIN_KEY": "Admin API key that may create namespaces and API keys. `sluice up` generates one.",
-    "SLUICE_MAX_BODY_BYTES": "Largest accepted request body (default 10 MiB); larger gets 413.",
-    "SLUICE_MAX_BATCH_OBJECTS": "Most objects in one batch write (default 1000).",
-    "SLUICE_CHUNK_SIZE": "Records per chunk task (default 500). A chunk still working after half the soft task limit hands its remaining records to a continuation chunk.",
-    "SLUICE_JS_TIME_LIMIT_MS": "Server-wide cap on JavaScript CPU time per record (default 1000).",
-    "SLUICE_JS_MEMORY_LIMIT_MB": "Server-wide cap on JavaScript heap per context (default 64).",
-    "SLUICE_JS_STACK_LIMIT_KB": "Server-wide cap on JavaScript stack (default 512).",
-    "SLUICE_VISIBILITY_TIMEOUT_S": "Redis visibility timeout: unacked work of a dead worker is redelivered after it (default 3600).",
-    "SLUICE_UNACKED_RESTORE_INTERVAL_S": "How often workers sweep for unacked messages past the visibility timeout (default 10).",
-    "SLUICE_TASK_SOFT_TIME_LIMIT_S": "Soft time limit per task (default 300).",
-    "SLUICE_TASK_TIME_LIMIT_S": "Hard time limit per task, below the visibility timeout (default 360).",
-    "SLUICE_RESULT_EXPIRES_S": "Celery results expire from Redis after this (default 3600).",
-    "SLUICE_SCHEDULE_TICK_S": "How often beat fires the scheduling tick (default 30).",
-    "SLUICE_WATCHDOG_INTERVAL_S": "How often the watchdog looks for stalled tiers (default 60).",
-    "SLUICE_WEBHOOK_SWEEP_S": "How often pending completion-webhook deliveries are picked up (default 5).",
-    "SLUICE_STALL_TIMEOUT_S": "A tier with no chunk progress for this long is re-dispatched (default 600).",
-    "SLUICE_IDEMPOTENCY_TTL_S": "How long an Idempotency-Key is remembered (default 86400).",
-    "SLUICE_LOG_LEVEL": "Log level (default INFO).",
-    "SLUICE_SECRET_KEY": "Fernet key(s) that encrypt connection and webhook secrets in MongoDB; comma-separated "
-                         "for rotation (the first encrypts, all decrypt). Unset: derived from `SLUICE_ADMIN_KEY` "
-                         "with a warning at every start; `sluice up` with its private mongod generates one.",
-    "SLUICE_WEBHOOK_ALLOW_PRIVATE": "Whether webhooks may post to loopback and private-network addresses (default "
-                                    "true: receivers of a self-hosted install usually live there; set false when "
-                                    "API keys go to people who must not reach your network). Link-local (cloud "
-                                    "metadata), multicast, unspecified and reserved addresses are always refused.",
+# Variables read by other programs than the server's processes; documented with the rest.
+OTHER_ENV_DOCS: dict[str, str] = {
+    "PROMETHEUS_MULTIPROC_DIR": "Set for gunicorn with several workers: prometheus-client's multiprocess mode "
+                                "for the API's HTTP metrics.",
+    "SLUICE_MONGOD_CACHE_GB": "WiredTiger cache of the embedded mongod (tests 0.25; `sluice up`/`demo` 1).",
+    "SLUICE_URL`, `SLUICE_API_KEY`, `SLUICE_NAMESPACE": "Defaults for the `sluice` command line.",
 }
+
+
+def declared(cls: type = Settings) -> list[tuple[str, Any, str]]:
+    """(variable, default, doc) of every declared setting, nested ones included, in order."""
+    out: list[tuple[str, Any, str]] = []
+    for f in fields(cls):
+        if "nested" in f.metadata:
+            out += declared(f.metadata["nested"])
+        else:
+            out.append((f.metadata["env"], f.default, f.metadata["doc"]))
+    return out
+
+
+def _shown(env: str, default: Any) -> str:
+    if env in ("MONGO_URL", "REDIS_URL", "SLUICE_ADMIN_KEY", "SLUICE_SECRET_KEY"):
+        return "—"
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    return str(default)
+
+
+def markdown_table() -> str:
+    """The README's configuration table, produced from the declarations."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    rows += [f"| `{env}` | {_shown(env, default)} | {doc} |" for env, default, doc in declared()]
+    rows += [f"| `{env}` | — | {doc} |" for env, doc in OTHER_ENV_DOCS.items()]
+    return "\n".join(rows)
+
+
+# Every server variable and its documentation, for callers that list them.
+ENV_DOCS: dict[str, str] = {env: doc for env, _, doc in declared()}
+
+if __name__ == "__main__":  # python -m shared.settings: print the table for the README
+    print(markdown_table())

@@ -42,6 +42,13 @@ class ObjectStatus(str, Enum):
     FAILED = "FAILED"
 
 
+class DeliveryStatus(str, Enum):
+    """A completion-webhook delivery: waiting to be sent (or re-sent), sent, or given up."""
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
 _B, _R, _S = BatchStatus, RunStatus, StreamingStatus
 
 # kind -> new status -> statuses it may be entered from
@@ -82,6 +89,16 @@ ACTIVE: dict[str, frozenset[str]] = {
     "run": frozenset({_R.PENDING, _R.RUNNING}),
     "streaming": frozenset({_S.STARTING, _S.SNAPSHOTTING, _S.STREAMING, _S.STOPPING}),
 }
+
+
+def terminal(kind: str) -> list[str]:
+    """The terminal statuses of `kind` as plain strings, ready for `$in`."""
+    return sorted(str(getattr(s, "value", s)) for s in TERMINAL[kind])
+
+
+def active(kind: str) -> list[str]:
+    """The active (non-terminal) statuses of `kind` as plain strings, ready for `$in`."""
+    return sorted(str(getattr(s, "value", s)) for s in ACTIVE[kind])
 
 
 def allowed_from(kind: str, new: str) -> list[str]:

@@ -5,7 +5,7 @@ from typing import Any
 
 from kombu import Queue
 
-from shared.engine.streaming.config import STREAM_WATCHDOG, StreamingSettings
+from shared.engine.streaming.config import STREAM_WATCHDOG
 from shared.settings import Settings
 from shared.tasknames import QUEUE_DEFAULT, QUEUES, ROUTES, RUN_WATCHDOG, SCHEDULE_TICK, WATCHDOG, WEBHOOK_SWEEP
 
@@ -55,5 +55,5 @@ def beat_schedule(settings: Settings) -> dict[str, Any]:
     return {"watchdog": {"task": WATCHDOG, "schedule": settings.watchdog_interval_s},
             "run-watchdog": {"task": RUN_WATCHDOG, "schedule": settings.watchdog_interval_s},
             "webhook-sweep": {"task": WEBHOOK_SWEEP, "schedule": settings.webhook_sweep_s},
-            "streaming-watchdog": {"task": STREAM_WATCHDOG, "schedule": StreamingSettings.from_env().watchdog_interval_s},
+            "streaming-watchdog": {"task": STREAM_WATCHDOG, "schedule": settings.streaming.watchdog_interval_s},
             "schedule-tick": {"task": SCHEDULE_TICK, "schedule": settings.schedule_tick_s}}

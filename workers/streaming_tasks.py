@@ -8,11 +8,12 @@ import logging
 from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.connectors.streaming_targets import TargetUnavailable
-from shared.engine.streaming.config import STREAM_WATCHDOG, StreamingSettings
+from shared.engine.streaming.config import STREAM_WATCHDOG
 from shared.engine.streaming.control import note_error, watchdog
 from shared.engine.streaming.decisions import retry_delay
 from shared.engine.streaming.step import fail, run_step
 from shared.retry import TRANSIENT_ERRORS
+from shared.settings import StreamingSettings
 from shared.tasknames import QUEUE_STREAMING, STREAM_STEP
 from workers.base import SluiceTask, fn
 
@@ -20,11 +21,7 @@ log = logging.getLogger("sluice.streaming")
 
 
 def streaming_settings(task: SluiceTask) -> StreamingSettings:
-    """Read once per worker app (never at import), when a streaming task first needs it."""
-    conf = task.app.conf
-    if conf.get("sluice_streaming") is None:
-        conf.sluice_streaming = StreamingSettings.from_env()
-    return conf.sluice_streaming
+    return task.settings.streaming
 
 
 def send(task: SluiceTask, pipeline_id: str, epoch: int, chain: str, queue: str | None,

@@ -7,7 +7,8 @@ import logging
 from datetime import timedelta
 
 from shared.connectors.webhook import WebhookDestination
-from shared.secretbox import UndecryptableSecret
+from shared.secrets.box import UndecryptableSecret
+from shared.status import DeliveryStatus
 from shared.tasknames import DELIVER_WEBHOOK, WEBHOOK_SWEEP
 from shared.timeutil import iso, utcnow
 from workers.base import SluiceTask, fn
@@ -31,7 +32,7 @@ def sweep(task: SluiceTask) -> int:
 def deliver(task: SluiceTask, delivery_id: str) -> str:
     stores = task.stores
     row = stores.webhooks.delivery(delivery_id)
-    if row is None or row["status"] != "pending":
+    if row is None or row["status"] != DeliveryStatus.PENDING.value:
         return "skipped"
     try:
         hook = stores.webhooks.by_id(row["webhook_id"])

@@ -14,7 +14,12 @@ from typing import Any
 
 from shared.connectors.base import Destination, Source
 from shared.connectors.config import CONNECTION_TYPES, ROLES, supports
+from shared.connectors.internal import (BucketSource, CollectionDestination, CollectionSource, probe_bucket,
+                                       probe_collection)
+from shared.connectors.mongodb import MongoDestination, MongoSource, probe as probe_mongo
+from shared.connectors.webhook import WebhookDestination, probe as probe_webhook
 from shared.errors import ValidationFailed
+from shared.stores import Stores
 
 __all__ = ["Source", "Destination", "source_for", "destination_for", "probe_connection",
            "require_role", "CONNECTION_TYPES", "ROLES", "supports"]
@@ -30,56 +35,40 @@ def require_role(connection: dict, role: str, path: str) -> None:
                                   code="connection_role_invalid")
 
 
-def source_for(stores: Any, connection: dict, source_spec: dict) -> Source:
+def source_for(stores: Stores, connection: dict, source_spec: dict) -> Source:
     require_role(connection, "source", "source.connection_id")
     source_spec = source_spec or {}
     kind = connection["type"]
     if kind == "bucket":
-        from shared.connectors.internal import BucketSource
-
         return BucketSource(stores, connection, source_spec)
     if kind == "collection":
-        from shared.connectors.internal import CollectionSource
-
         return CollectionSource(stores, connection, source_spec)
-    from shared.connectors.mongodb import MongoSource
-
     return MongoSource(connection, source_spec)
 
 
-def destination_for(stores: Any, connection: dict, dest_spec: dict, settings: Any) -> Destination:
+def destination_for(stores: Stores, connection: dict, dest_spec: dict, settings: Any) -> Destination:
     require_role(connection, "destination", "destination.connection_id")
     dest_spec = dest_spec or {}
     kind = connection["type"]
     if kind == "collection":
-        from shared.connectors.internal import CollectionDestination
-
         return CollectionDestination(stores, connection, dest_spec)
     if kind == "mongodb":
-        from shared.connectors.mongodb import MongoDestination
-
         return MongoDestination(connection, dest_spec)
-    from shared.connectors.webhook import WebhookDestination
-
     return WebhookDestination(connection, dest_spec, settings)
 
 
-def probe_connection(stores: Any, connection: dict, settings: Any = None) -> dict:
+def probe_connection(stores: Stores, connection: dict, settings: Any = None) -> dict:
     """Reach the connection's endpoint once: bucket/collection exist; mongodb answers `ping`
     and lets us count the collection; a webhook answers (see webhook.probe for the rule)."""
     kind = connection["type"]
     started = time.perf_counter()
     if kind == "bucket":
-        from shared.connectors.internal import probe_bucket as probe
-        error = probe(stores, connection)
+        error = probe_bucket(stores, connection)
     elif kind == "collection":
-        from shared.connectors.internal import probe_collection as probe
-        error = probe(stores, connection)
+        error = probe_collection(stores, connection)
     elif kind == "mongodb":
-        from shared.connectors.mongodb import probe as probe_mongo
         error = probe_mongo(connection)
     else:
-        from shared.connectors.webhook import probe as probe_webhook
         error = probe_webhook(connection, settings)  # settings say where webhooks may connect
     if error is not None:
         return {"ok": False, "error": error}

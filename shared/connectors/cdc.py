@@ -28,8 +28,12 @@ from __future__ import annotations
 from typing import Any
 
 from shared.connectors.base import jsonable
-from shared.connectors.config import mongo_name_problem
+from shared.connectors.clients import SharedExternal
+from shared.connectors.internal import BucketSource
+from shared.connectors.mongodb import CLIENT_TIMEOUT_MS
+from shared.connectors.mongouri import mongo_name_problem
 from shared.errors import ValidationFailed
+from shared.stores import Stores
 from shared.stores.changefeed import ChangeFeed, current_token, page_after
 
 SOURCE_TYPES = ("bucket", "mongodb")
@@ -71,9 +75,7 @@ class BucketCdc(CdcSource):
     kind = "bucket"
     deletes_certain = False
 
-    def __init__(self, stores: Any, connection: dict):
-        from shared.connectors.internal import BucketSource
-
+    def __init__(self, stores: Stores, connection: dict):
         try:
             self._bucket = BucketSource(stores, connection, {})
         except ValidationFailed as exc:
@@ -81,12 +83,18 @@ class BucketCdc(CdcSource):
                                       code=exc.code) from None
         self.bucket_id = self._bucket.bucket_id
         self.parts = ["objects"]
-        self.target = stores.objects.coll
+        self.objects = stores.objects
         self.pipeline = [{"$match": {"$or": [{"fullDocument.bucket_id": self.bucket_id},
                                              {"operationType": "delete"}]}}]
 
+    def feed(self, resume_token: dict | None, max_await_ms: int, batch_size: int | None = None) -> ChangeFeed:
+        return self.objects.change_feed(self.pipeline, resume_token, max_await_ms, batch_size)
+
+    def now_token(self) -> dict | None:
+        return self.objects.current_change_token(self.pipeline)
+
     def snapshot_page(self, part: int, after: Any, started: bool, limit: int) -> list[dict]:
-        return page_after(self.target, {"bucket_id": self.bucket_id}, after, limit, started=started)
+        return self.objects.page_after(self.bucket_id, after, limit, started=started)
 
     def record(self, row: dict) -> dict:
         return self._bucket.record(row)
@@ -96,9 +104,6 @@ class MongoCdc(CdcSource):
     kind = "mongodb"
 
     def __init__(self, connection: dict, collections: list[str], *, timeout_ms: int | None = None):
-        from shared.connectors.clients import SharedExternal
-        from shared.connectors.mongodb import CLIENT_TIMEOUT_MS
-
         self._ext = SharedExternal(connection, timeout_ms or CLIENT_TIMEOUT_MS)
         self.parts = list(collections)
         self.multi = len(self.parts) > 1
@@ -137,7 +142,7 @@ def source_collections(connection: dict, requested: list[str] | None, path: str)
     return names, problems
 
 
-def cdc_source(stores: Any, connection: dict, source_spec: dict) -> CdcSource:
+def cdc_source(stores: Stores, connection: dict, source_spec: dict) -> CdcSource:
     kind = connection.get("type")
     if kind == "bucket":
         return BucketCdc(stores, connection)
@@ -149,4 +154,5 @@ def cdc_source(stores: Any, connection: dict, source_spec: dict) -> CdcSource:
         return MongoCdc(connection, names)
     raise ValidationFailed.at("streamingSource.connection.connectionId",
                               f"a {kind} connection cannot be a streaming source (must be one of: "
+
                               f"{', '.join(SOURCE_TYPES)})", code="connection_role_invalid")

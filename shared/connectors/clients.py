@@ -14,7 +14,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from shared.connectors.masking import config_secrets
+from shared.connectors.mongodb import _client
+from shared.secrets.masking import config_secrets
 
 MAX_CLIENTS = 16
 _lock = threading.Lock()
@@ -23,8 +24,6 @@ _owner_pid: list[int] = [os.getpid()]
 
 
 def shared_client(uri_config: dict, timeout_ms: int) -> Any:
-    from shared.connectors.mongodb import _client
-
     key = (uri_config["uri"], int(timeout_ms))
     with _lock:
         if _owner_pid[0] != os.getpid():  # a forked child: the parent's clients are not ours

@@ -20,8 +20,9 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 # Masking lives in masking.py; re-exported because callers know these names from here.
-from shared.connectors.masking import (MASK, config_secrets, has_masked_parts, is_sensitive_name,  # noqa: F401
+from shared.secrets.masking import (MASK, config_secrets, has_masked_parts, is_sensitive_name,  # noqa: F401
                                        mask_config, mask_url, scrub, url_origin, url_secrets)
+from shared.connectors.mongouri import mongo_name_problem, parse_mongo_uri
 
 CONNECTION_TYPES = ("bucket", "collection", "mongodb", "webhook")
 ROLES: dict[str, tuple[str, ...]] = {
@@ -39,7 +40,6 @@ WEBHOOK_LIMITS = {"batch_size": (1, 1000), "timeout_s": (0.1, 120), "max_attempt
 READ_ONLY_KEYS = frozenset({"has_secret"})  # shown by GET, ignored when sent back
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
-_BAD_DB_CHARS = re.compile(r'[/\\. "$\x00]')
 
 Resolver = Callable[[str, str], "str | None"]  # (kind, id or name) -> id, or None if absent
 
@@ -159,17 +159,6 @@ def _check_collection(config: dict, resolve: Resolver | None, path: str, problem
                                   required=False)}
 
 
-def mongo_name_problem(value: Any, what: str) -> str | None:
-    if not isinstance(value, str) or not value:
-        return f"must be a non-empty string ({what} name)"
-    if what == "database":
-        if len(value) > 63 or _BAD_DB_CHARS.search(value):
-            return "must be at most 63 characters without / \\ . space \" $"
-    elif "$" in value or "\x00" in value or value.startswith("system.") or len(value) > 255:
-        return "must not contain '$', start with 'system.' or exceed 255 characters"
-    return None
-
-
 def _check_mongodb(config: dict, resolve: Resolver | None, path: str, problems: list[dict]) -> dict:
     _unknown(config, {"uri", "database", "collection"}, path, problems)
     uri = config.get("uri")
@@ -182,8 +171,6 @@ def _check_mongodb(config: dict, resolve: Resolver | None, path: str, problems: 
         problems.append({"path": f"{path}.uri", "message": "contains a masked value ('****'); send the "
                                                            "full URI with the real password"})
     else:
-        from shared.connectors.mongodb import parse_mongo_uri  # pymongo lives there
-
         try:
             uri_db = parse_mongo_uri(uri).get("database")
         except ValueError as exc:

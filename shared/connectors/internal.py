@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 from shared.connectors.base import Destination, Source, jsonable
 from shared.errors import ValidationFailed
+from shared.stores import Stores
 from shared.stores.documents import resolve_document_field
 from shared.stores.objects import resolve_object_field
 from shared.timeutil import utcnow
@@ -32,7 +33,7 @@ class _StoreSource(Source):
 class BucketSource(_StoreSource):
     kind = "bucket"
 
-    def __init__(self, stores: Any, connection: dict, source_spec: dict):
+    def __init__(self, stores: Stores, connection: dict, source_spec: dict):
         super().__init__(stores.objects)
         bucket_id = (connection.get("config") or {}).get("bucket_id")
         bucket = stores.buckets.find(connection["namespace_id"], bucket_id) if bucket_id else None
@@ -54,7 +55,7 @@ class BucketSource(_StoreSource):
                          "created_at": row.get("created_at"), "updated_at": row.get("updated_at")})
 
 
-def _resolve_collection(stores: Any, namespace_id: str, ref: str | None, path: str) -> str:
+def _resolve_collection(stores: Stores, namespace_id: str, ref: str | None, path: str) -> str:
     doc = stores.collections.find(namespace_id, ref) if ref else None
     if doc is None:
         message = (f"collection '{ref}' does not exist in this namespace" if ref
@@ -66,7 +67,7 @@ def _resolve_collection(stores: Any, namespace_id: str, ref: str | None, path: s
 class CollectionSource(_StoreSource):
     kind = "collection"
 
-    def __init__(self, stores: Any, connection: dict, source_spec: dict):
+    def __init__(self, stores: Stores, connection: dict, source_spec: dict):
         super().__init__(stores.documents)
         ref = (connection.get("config") or {}).get("collection_id") or source_spec.get("collection")
         self.collection_id = _resolve_collection(stores, connection["namespace_id"], ref,
@@ -89,7 +90,7 @@ class CollectionDestination(Destination):
     """Upserts documents `doc_<sha256(pipeline_id|key)[:24]>` into a Sluice collection."""
     kind = "collection"
 
-    def __init__(self, stores: Any, connection: dict, dest_spec: dict):
+    def __init__(self, stores: Stores, connection: dict, dest_spec: dict):
         self.documents = stores.documents
         self.namespace_id = connection["namespace_id"]
         ref = dest_spec.get("collection") or (connection.get("config") or {}).get("collection_id")
@@ -105,12 +106,13 @@ class CollectionDestination(Destination):
         docs = [{"_id": pipeline_document_id(pipeline_id, key), "collection_id": self.collection_id,
                  "namespace_id": self.namespace_id, "data": record, "source_type": "pipeline",
                  "source_id": key, "pipeline_id": pipeline_id, "batch_id": None}
+
                 for key, record in latest.items()]
         failed = self.documents.upsert_keyed(docs, utcnow())
         return {docs[i]["source_id"]: message for i, message in failed.items()}
 
 
-def probe_bucket(stores: Any, connection: dict) -> str | None:
+def probe_bucket(stores: Stores, connection: dict) -> str | None:
     """None when the bucket exists, else why not."""
     ref = (connection.get("config") or {}).get("bucket_id")
     if not ref or stores.buckets.find(connection["namespace_id"], ref) is None:
@@ -118,7 +120,7 @@ def probe_bucket(stores: Any, connection: dict) -> str | None:
     return None
 
 
-def probe_collection(stores: Any, connection: dict) -> str | None:
+def probe_collection(stores: Stores, connection: dict) -> str | None:
     ref = (connection.get("config") or {}).get("collection_id")
     if ref is None:  # the pipeline's destination.collection names the target
         stores.mongo.ping()

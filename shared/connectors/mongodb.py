@@ -14,41 +14,15 @@ from bson.decimal128 import Decimal128
 from bson.errors import InvalidDocument
 from pymongo import ReplaceOne
 from pymongo.errors import BulkWriteError, PyMongoError
-from pymongo.uri_parser import parse_uri
 
 from shared.connectors.base import Destination, Source
-from shared.connectors.config import mongo_name_problem
-from shared.connectors.masking import config_secrets, scrub
+from shared.connectors.mongouri import mongo_name_problem
 from shared.errors import ValidationFailed
+from shared.secrets.masking import config_secrets, scrub
 from shared.stores.scan import id_boundaries, range_query
 
 CLIENT_TIMEOUT_MS = 5000
 PROBE_TIMEOUT_MS = 3000
-_SRV = "mongodb+srv://"
-_SRV_ONLY_OPTIONS = {"srvservicename", "srvmaxhosts"}
-
-
-def parse_mongo_uri(uri: str) -> dict:
-    """pymongo's parse of a MongoDB URI, without network I/O: a mongodb+srv:// URI is checked
-    for structure (one host, no port, valid options) rather than resolved through DNS.
-    Raises ValueError with pymongo's message."""
-    srv = uri.startswith(_SRV)
-    check = uri
-    if srv:
-        body, _, opts = uri[len(_SRV):].partition("?")
-        kept = [p for p in opts.split("&") if p and p.partition("=")[0].lower() not in _SRV_ONLY_OPTIONS]
-        check = "mongodb://" + body + ("?" + "&".join(kept) if kept else "")
-    try:
-        parsed = parse_uri(check, default_port=None if srv else 27017)
-    except (PyMongoError, ValueError, TypeError, KeyError) as exc:
-        raise ValueError(str(exc)) from exc
-    if srv:
-        nodes = parsed["nodelist"]
-        if len(nodes) != 1 or nodes[0][1] is not None:
-            raise ValueError("mongodb+srv:// URIs must name exactly one host and no port")
-        if parsed["options"].get("directConnection"):
-            raise ValueError("directConnection=true is not allowed with mongodb+srv:// URIs")
-    return parsed
 
 
 def _client(config: dict, timeout_ms: int) -> Any:

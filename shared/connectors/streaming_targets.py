@@ -30,7 +30,8 @@ from shared.connectors.config import supports
 from shared.connectors.internal import CollectionDestination, pipeline_document_id
 from shared.connectors.mongodb import MongoDestination
 from shared.connectors.webhook import TRANSIENT, WebhookDestination
-from shared.errors import ValidationFailed
+from shared.errors import TransientError, ValidationFailed
+from shared.stores import Stores
 from shared.stores.changefeed import delete_ids, ids_present
 from shared.stores.streaming import documents_delete, documents_present
 
@@ -40,7 +41,7 @@ TARGET_TYPES = ("collection", "mongodb", "webhook")
 _BASE_DELIVER = getattr(WebhookDestination, "deliver", None) or getattr(WebhookDestination, "_deliver")
 
 
-class TargetUnavailable(Exception):
+class TargetUnavailable(TransientError):
     """The target could not take a batch for a reason that may pass (retry the step)."""
 
 
@@ -58,7 +59,7 @@ class MongoTarget(MongoDestination):
 
 
 class CollectionTarget(CollectionDestination):
-    def __init__(self, stores: Any, connection: dict, dest_spec: dict, pipeline_id: str):
+    def __init__(self, stores: Stores, connection: dict, dest_spec: dict, pipeline_id: str):
         super().__init__(stores, connection, dest_spec)
         self.pipeline_id = pipeline_id
 
@@ -75,7 +76,7 @@ class CollectionTarget(CollectionDestination):
 
 
 class WebhookTarget(WebhookDestination):
-    def __init__(self, stores: Any, connection: dict, settings: Any, pipeline_id: str):
+    def __init__(self, stores: Stores, connection: dict, settings: Any, pipeline_id: str):
         super().__init__(connection, {}, settings)
         self.ledger = stores.streaming
         self.pipeline_id, self.namespace_id = pipeline_id, connection["namespace_id"]
@@ -132,12 +133,13 @@ def target_problem(connection: dict) -> str | None:
             f"{', '.join(TARGET_TYPES)})")
 
 
-def streaming_target(stores: Any, connection: dict, target_spec: dict, settings: Any,
+def streaming_target(stores: Stores, connection: dict, target_spec: dict, settings: Any,
                      pipeline_id: str) -> Any:
     problem = target_problem(connection)
     if problem:
         raise ValidationFailed.at("streamingTarget.connection.connectionId", problem,
                                   code="connection_role_invalid")
+
     spec = {"collection": (target_spec or {}).get("collection")}
     kind = connection["type"]
     try:

@@ -34,8 +34,9 @@ from tenacity import (Retrying, RetryCallState, retry_if_exception_type, stop_af
                       stop_after_delay, wait_exponential, wait_random)
 
 from shared.connectors.base import Destination, jsonable
-from shared.connectors.masking import config_secrets, mask_url, scrub
+from shared.errors import TransientError, UserError
 from shared.netguard import AddressRefused, guarded_session
+from shared.secrets.masking import config_secrets, mask_url, scrub
 from shared.settings import Settings
 
 log = logging.getLogger("sluice.connectors.webhook")
@@ -87,13 +88,19 @@ def verify(secret: str, body: bytes, header: str | None, *, tolerance_s: float =
     return any(hmac.compare_digest(expected, sig.encode()) for sig in sigs)
 
 
-class HttpStatusError(Exception):
+class _ReceiverAnswer:
+    """A receiver answered outside 2xx; `status` is the receiver's HTTP status."""
+
     def __init__(self, status: int, body: str, retry_after: float | None = None):
-        super().__init__(f"HTTP {status}: {body[:200]}")
+        super().__init__(f"HTTP {status}: {body[:200]}")  # type: ignore[call-arg]
         self.status, self.body, self.retry_after = status, body, retry_after
 
 
-class RetryableStatus(HttpStatusError):
+class HttpStatusError(_ReceiverAnswer, UserError):
+    """4xx: the receiver refused the batch; sending it again cannot help."""
+
+
+class RetryableStatus(_ReceiverAnswer, TransientError):
     """5xx or 429: the receiver may accept the batch later."""
 
 

@@ -2,7 +2,6 @@
 finish, cancel, retry. Celery tasks call these; none of them touch Celery."""
 from __future__ import annotations
 
-from typing import Any
 
 from shared.engine import sources
 from shared.engine.events import emit
@@ -11,6 +10,7 @@ from shared.errors import Conflict
 from shared.ids import new_id
 from shared.settings import Settings
 from shared.status import BatchStatus, finished_status, is_terminal
+from shared.stores import Stores
 from shared.timeutil import utcnow
 
 B = BatchStatus
@@ -30,7 +30,7 @@ def new_batch(ns_id: str, collection: dict, all_collections: list[dict], trigger
             "heartbeat_at": now, "error": None, "cancel_requested": False, "redispatches": 0}
 
 
-def start(stores: Any, batch_id: str) -> dict | None:
+def start(stores: Stores, batch_id: str) -> dict | None:
     """PENDING → PROCESSING; None if it was not PENDING (canceled, or a redelivered start)."""
     return stores.batches.transition(batch_id, B.PROCESSING.value,
                                      {"started_at": utcnow(), "heartbeat_at": utcnow()})
@@ -41,7 +41,7 @@ def start_plan(batch: dict) -> tuple[int, dict[str, list[str]] | None]:
     return plan.get("tier_num", 0), plan.get("only_ids")
 
 
-def launch_tier(stores: Any, settings: Settings, batch_id: str, tier_num: int,
+def launch_tier(stores: Stores, settings: Settings, batch_id: str, tier_num: int,
                 only_ids: dict[str, list[str]] | None = None) -> list[str]:
     """Plan the chunks of a tier from what is in MongoDB now; return their ids (maybe none)."""
     batch = stores.batches.get(batch_id)
@@ -66,7 +66,7 @@ def launch_tier(stores: Any, settings: Settings, batch_id: str, tier_num: int,
     return [r["_id"] for r in rows]
 
 
-def finish_tier(stores: Any, batch_id: str, tier_num: int) -> str:
+def finish_tier(stores: Stores, batch_id: str, tier_num: int) -> str:
     """Close a tier once. Returns 'next' (launch tier_num + 1), 'done', 'wait' (chunks of
     the tier are still running: a redelivered header task can make a chord callback fire
     early, so chunk rows, not the chord's count, decide), or 'stop' (duplicate callback,
@@ -95,7 +95,7 @@ def finish_tier(stores: Any, batch_id: str, tier_num: int) -> str:
     return "done"
 
 
-def fail(stores: Any, batch_id: str, message: str) -> dict | None:
+def fail(stores: Stores, batch_id: str, message: str) -> dict | None:
     failed = stores.batches.transition(batch_id, B.FAILED.value, {"error": message, "completed_at": utcnow()})
     if failed is not None:
         emit(stores, failed["namespace_id"], "batch.failed",
@@ -113,7 +113,7 @@ def _event_data(batch: dict, stats: dict[int, dict]) -> dict:
             "error": batch.get("error"), "completed_at": batch.get("completed_at")}
 
 
-def cancel(stores: Any, batch_id: str, namespace_id: str) -> dict:
+def cancel(stores: Stores, batch_id: str, namespace_id: str) -> dict:
     batch = stores.batches.get(batch_id, namespace_id)
     if is_terminal("batch", batch["status"]):
         raise Conflict(f"batch is already {batch['status']}", code="batch_finished")
@@ -122,7 +122,7 @@ def cancel(stores: Any, batch_id: str, namespace_id: str) -> dict:
     return done or stores.batches.get(batch_id)
 
 
-def prepare_retry(stores: Any, batch_id: str, namespace_id: str, mode: str,
+def prepare_retry(stores: Stores, batch_id: str, namespace_id: str, mode: str,
                   tier_nums: list[int] | None) -> tuple[int, dict[str, list[str]] | None]:
     """Reset a finished batch for a retry; returns (first tier to run, only_ids or None)."""
     batch = stores.batches.get(batch_id, namespace_id)
@@ -150,6 +150,7 @@ def prepare_retry(stores: Any, batch_id: str, namespace_id: str, mode: str,
                                          "current_tier": start_tier, "retry_mode": mode,
                                          "start_plan": {"tier_num": start_tier, "only_ids": only},
                                          "heartbeat_at": utcnow()})
+
     stores.batches.transition(batch_id, B.PENDING.value)
     return start_tier, only
 

@@ -12,6 +12,7 @@ from shared.extractors import RecordError, get_extractor
 from shared.filters import matches, parse_filter
 from shared.settings import Settings
 from shared.status import BatchStatus, ObjectStatus
+from shared.stores import Stores
 from shared.timeutil import utcnow
 
 MAX_MESSAGE = 2000
@@ -72,7 +73,7 @@ def hand_on(owner: Any, chunk: dict, split_lo: Any, done: int,
     return split
 
 
-def process_chunk(stores: Any, settings: Settings, chunk_id: str, worker: str | None = None,
+def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str | None = None,
                   budget_s: float | None = None, dispatch: Callable[[list[str]], None] | None = None) -> dict:
     """Process one chunk; idempotent (a done chunk is skipped, documents are upserts).
     `worker` (the Celery hostname) is recorded on the chunk row, so operators can see how

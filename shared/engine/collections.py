@@ -10,6 +10,7 @@ from shared.extractors import get_extractor, validate_input_mapping
 from shared.filters import parse_filter
 from shared.ids import new_id
 from shared.settings import Settings
+from shared.stores import Stores
 from shared.timeutil import utcnow
 
 OBJECT_VIEW_FIELDS = {"object_id": "string", "key_prefix": "string", "metadata": "object",
@@ -24,7 +25,7 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def resolve_source(stores: Any, ns_id: str, source: dict, errs: list[dict]) -> dict:
+def resolve_source(stores: Stores, ns_id: str, source: dict, errs: list[dict]) -> dict:
     """Normalise the seed's source (bucket_id may be one id or several) to stored form."""
     out = {"type": source["type"], "prefix_key": source.get("prefix_key"), "filters": source.get("filters")}
     if source.get("filters"):
@@ -63,16 +64,16 @@ def resolve_source(stores: Any, ns_id: str, source: dict, errs: list[dict]) -> d
     return out
 
 
-def source_fields(stores: Any, source: dict) -> dict[str, str] | None:
+def source_fields(stores: Stores, source: dict) -> dict[str, str] | None:
     """Fields (name -> type) the source provides; None when unknown (schemaless bucket)."""
     fields: dict[str, str] = {}
     if source["type"] == "bucket":
-        for b in stores.buckets.coll.find({"_id": {"$in": source["bucket_ids"]}}, {"schema": 1}):
+        for b in stores.buckets.by_ids(source["bucket_ids"], {"schema": 1}):
             if not b.get("schema"):
                 return None
             fields |= {n: p["type"] for n, p in b["schema"].get("properties", {}).items()}
         return fields | OBJECT_VIEW_FIELDS
-    for c in stores.collections.coll.find({"_id": {"$in": source["collection_ids"]}}, {"output_schema": 1}):
+    for c in stores.collections.by_ids(source["collection_ids"], {"output_schema": 1}):
         props = (c.get("output_schema") or {}).get("properties")
         if props is None:
             return None
@@ -131,7 +132,7 @@ def check_extractors(specs: list[dict], available: dict[str, str] | None, settin
     return fields
 
 
-def build_collection(stores: Any, settings: Settings, ns_id: str, body: dict) -> dict:
+def build_collection(stores: Stores, settings: Settings, ns_id: str, body: dict) -> dict:
     errs: list[dict] = []
     source = resolve_source(stores, ns_id, body["source"], errs)
     new_cid = new_id("collection")
@@ -171,7 +172,7 @@ def build_collection(stores: Any, settings: Settings, ns_id: str, body: dict) ->
     return doc
 
 
-def source_lineage(stores: Any, collection: dict) -> list[dict]:
+def source_lineage(stores: Stores, collection: dict) -> list[dict]:
     """The chain of sources from the buckets down to this collection, as the seed shows it."""
     all_cols = {c["_id"]: c for c in stores.collections.all_in_namespace(collection["namespace_id"])}
     all_cols[collection["_id"]] = collection
@@ -188,4 +189,5 @@ def source_lineage(stores: Any, collection: dict) -> list[dict]:
                     "collection_config": config if src["type"] == "collection" else None,
                     "feature_extractors": c.get("feature_extractors", []),
                     "output_schema": c.get("output_schema")})
+
     return out

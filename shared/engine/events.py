@@ -3,9 +3,11 @@ the state change happens; workers send them."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Callable
 
 from shared.ids import new_id, new_uuid
+from shared.status import DeliveryStatus
+from shared.stores import Stores
 from shared.timeutil import utcnow
 
 EVENT_TYPES = ("batch.completed", "batch.failed", "run.completed", "run.failed", "streaming.failed")
@@ -21,7 +23,7 @@ def add_listener(fn: Callable[[list[str]], None]) -> None:
         _listeners.append(fn)
 
 
-def emit(stores: Any, namespace_id: str, event_type: str, data: dict) -> list[str]:
+def emit(stores: Stores, namespace_id: str, event_type: str, data: dict) -> list[str]:
     """Queue `event_type` for every enabled webhook of the namespace subscribed to it."""
     hooks = stores.webhooks.subscribed(namespace_id, event_type)
     if not hooks:
@@ -30,8 +32,9 @@ def emit(stores: Any, namespace_id: str, event_type: str, data: dict) -> list[st
     event = {"event_id": "evt_" + new_uuid().replace("-", ""), "type": event_type, "created_at": now,
              "namespace_id": namespace_id, "data": data}
     rows = [{"_id": new_id("delivery"), "webhook_id": h["_id"], "namespace_id": namespace_id,
-             "event_id": event["event_id"], "event_type": event_type, "event": event, "status": "pending",
+             "event_id": event["event_id"], "event_type": event_type, "event": event, "status": DeliveryStatus.PENDING.value,
              "attempts": 0, "last_error": None, "dispatched_at": None, "created_at": now, "delivered_at": None}
+
             for h in hooks]
     stores.webhooks.add_deliveries(rows)
     ids = [r["_id"] for r in rows]

@@ -3,7 +3,6 @@ with every problem reported by path; the seed's response shape."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from shared.connectors import destination_for, source_for
 from shared.engine.runs import JS_ENTRY_POINTS
@@ -13,17 +12,18 @@ from shared.filters import parse_filter
 from shared.ids import new_id
 from shared.jsbox import check_syntax, validate_limits
 from shared.settings import Settings
+from shared.stores import Stores
 from shared.timeutil import utcnow
 
 
-def _connection(stores: Any, ns_id: str, ref: str, path: str, errs: list[dict]) -> dict | None:
+def _connection(stores: Stores, ns_id: str, ref: str, path: str, errs: list[dict]) -> dict | None:
     conn = stores.connections.find(ns_id, ref)
     if conn is None:
         errs.append({"path": path, "message": f"connection '{ref}' does not exist in this namespace"})
     return conn
 
 
-def build_pipeline(stores: Any, settings: Settings, ns_id: str, body: dict,
+def build_pipeline(stores: Stores, settings: Settings, ns_id: str, body: dict,
                    pipeline_id: str | None = None) -> dict:
     errs: list[dict] = []
     code_path = "code" if body.get("code") else "transformation_code"

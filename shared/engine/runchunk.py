@@ -9,10 +9,12 @@ from typing import Any, Callable
 from shared.connectors import destination_for, source_for
 from shared.engine.chunk import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
 from shared.engine.runs import JS_ENTRY_POINTS
+from shared.errors import UserError
 from shared.filters import matches, parse_filter
 from shared.jsbox import JsError, JsLimits, Sandbox
 from shared.settings import Settings
 from shared.status import RunStatus
+from shared.stores import Stores
 from shared.stores.runs import STEPS
 from shared.timeutil import utcnow
 
@@ -21,7 +23,9 @@ MAX_RECORD_BYTES = 1024 * 1024
 MAX_MESSAGE = 2000
 
 
-class StepFailure(Exception):
+class StepFailure(UserError):
+    """A record failed a pipeline step (transform, validate, write); counted, never retried."""
+
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code, self.message = code, message
@@ -51,7 +55,7 @@ def validate_output(record: dict) -> None:
         raise StepFailure("RECORD_TOO_LARGE", f"record is {size} bytes; the limit is {MAX_RECORD_BYTES}")
 
 
-def process_run_chunk(stores: Any, settings: Settings, chunk_id: str, budget_s: float | None = None,
+def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_s: float | None = None,
                       dispatch: Callable[[list[str]], None] | None = None) -> dict:
     """One chunk of a run; idempotent. Like a batch chunk, one still working after `budget_s`
     (half the soft task limit) hands its remaining records to continuations, given to
@@ -137,6 +141,7 @@ def process_run_chunk(stores: Any, settings: Settings, chunk_id: str, budget_s: 
     if stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "max_update_time": max_update,
                                               "duration_ms": int(seconds * 1000)},
                                    when=stores.runs.ledger.same_split(chunk)):
+
         by_code: dict[str, int] = {}
         for f in failures:
             by_code[f["code"]] = by_code.get(f["code"], 0) + 1

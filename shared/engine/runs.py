@@ -10,6 +10,7 @@ from shared.errors import Unprocessable
 from shared.ids import new_id
 from shared.settings import Settings
 from shared.status import RunStatus, finished_status
+from shared.stores import Stores
 from shared.stores.runs import STEPS
 from shared.timeutil import utcnow
 
@@ -17,7 +18,7 @@ R = RunStatus
 JS_ENTRY_POINTS = ("transform", "execute")
 
 
-def start_run(stores: Any, pipeline: dict, incremental: bool | None, trigger: str) -> dict:
+def start_run(stores: Stores, pipeline: dict, incremental: bool | None, trigger: str) -> dict:
     """Create a run and claim the pipeline for it, or refuse with the seed's messages."""
     if not pipeline.get("enabled", True):
         raise Unprocessable("pipeline is disabled", code="pipeline_disabled")
@@ -37,7 +38,7 @@ def start_run(stores: Any, pipeline: dict, incremental: bool | None, trigger: st
         "created_at": now, "updated_at": now, "heartbeat_at": now, "redispatches": 0})
 
 
-def plan_run(stores: Any, settings: Settings, run_id: str) -> list[str]:
+def plan_run(stores: Stores, settings: Settings, run_id: str) -> list[str]:
     """Chunk the run's source (from what is in the source now) and mark it RUNNING."""
     run = stores.runs.get(run_id)
     pipeline = stores.pipelines.by_id(run["pipeline"])
@@ -55,7 +56,7 @@ def plan_run(stores: Any, settings: Settings, run_id: str) -> list[str]:
     return [r["_id"] for r in rows]
 
 
-def finish_run(stores: Any, run_id: str) -> str:
+def finish_run(stores: Stores, run_id: str) -> str:
     """'wait' while chunks are unfinished, 'stop' if the run already ended, else 'done'."""
     run = stores.runs.get(run_id)
     if run["status"] != R.RUNNING.value:
@@ -71,14 +72,14 @@ def finish_run(stores: Any, run_id: str) -> str:
     return "done"
 
 
-def fail_run(stores: Any, run_id: str, message: str) -> None:
+def fail_run(stores: Stores, run_id: str, message: str) -> None:
     ended = stores.runs.transition(run_id, R.FAILED.value, {"endTime": utcnow(), "error": message})
     if ended is not None:
         release(stores, ended, None)
         emit(stores, ended["namespace_id"], "run.failed", run_view(ended, stores.runs.totals(run_id)))
 
 
-def release(stores: Any, run: dict, max_update_time: Any) -> None:
+def release(stores: Stores, run: dict, max_update_time: Any) -> None:
     """Free the pipeline for its next run. The incremental cursor moves only when the run
     reached its end (records that failed are in the run's errors, not re-read forever)."""
     cursor = None

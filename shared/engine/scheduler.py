@@ -4,14 +4,15 @@ passed in, so this is tested without Celery or a clock."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable
+from typing import Callable
 
 from shared.engine.runs import start_run
 from shared.engine.schedule import advance
 from shared.errors import Unprocessable
+from shared.stores import Stores
 
 
-def tick(stores: Any, now: datetime, launch: Callable[[dict], None]) -> dict[str, int]:
+def tick(stores: Stores, now: datetime, launch: Callable[[dict], None]) -> dict[str, int]:
     summary = {"fired": 0, "skipped": 0, "lost_race": 0}
     for pipeline in stores.pipelines.due(now):
         schedule = pipeline.get("schedule") or {}
@@ -24,6 +25,7 @@ def tick(stores: Any, now: datetime, launch: Callable[[dict], None]) -> dict[str
         if step.missed:
             stores.pipelines.record_skip(pipeline["_id"], step.fire_at,
                                          f"{step.missed} later occurrence(s) coalesced: no scheduler was running")
+
         try:
             run = start_run(stores, pipeline, None, trigger="schedule")
         except Unprocessable as exc:

@@ -5,6 +5,7 @@ from typing import Any
 
 from shared.dataschema import datetime_fields
 from shared.filters import compile_filter
+from shared.stores import Stores
 from shared.stores.documents import resolve_document_field
 from shared.stores.objects import resolve_object_field
 
@@ -25,7 +26,7 @@ def collection_ids_for(collection: dict, trigger: dict, tier_num: int, plan_ids:
     return [c for c in ids if c in plan_ids]
 
 
-def tier_input(stores: Any, batch: dict, collection: dict, tier_num: int,
+def tier_input(stores: Stores, batch: dict, collection: dict, tier_num: int,
                only_ids: list[str] | None = None) -> tuple[Any, dict]:
     """(store, query) of the records collection `collection` reads at `tier_num` of `batch`.
     Trigger-level narrowing (object_ids, source_filters, include_*) applies to tier 0 only;
@@ -38,7 +39,7 @@ def tier_input(stores: Any, batch: dict, collection: dict, tier_num: int,
         mongo_filter = None
         if tier_num == 0 and trigger.get("source_filters"):
             dt = set().union(*(datetime_fields(b.get("schema")) for b in
-                               stores.buckets.coll.find({"_id": {"$in": bucket_ids}}, {"schema": 1})))
+                               stores.buckets.by_ids(bucket_ids, {"schema": 1})))
             mongo_filter = compile_filter(trigger["source_filters"], path="source_filters",
                                           resolve=resolve_object_field,
                                           datetime_fields=frozenset(dt) | {"created_at", "updated_at"})

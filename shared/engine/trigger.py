@@ -1,11 +1,36 @@
-"""The trigger use-case: validate, count, create the batch row. Enqueueing is the caller's."""
+"""The trigger use-case: validate, count, create the batch row, honour an Idempotency-Key,
+enqueue the start (with the sender passed in) and fail the batch if it cannot be enqueued."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from shared.engine import batches, sources
 from shared.errors import Unprocessable, ValidationFailed
 from shared.filters import parse_filter
+from shared.stores import Stores
+from shared.tasknames import START_BATCH
+
+# send(task_name, args, task_id): enqueue by name (the API's TaskSender.send)
+Send = Callable[..., Any]
+
+
+def trigger(stores: Stores, send: Send, ns_id: str, collection: dict, body: dict,
+            idempotency_key: str | None = None) -> tuple[dict, bool]:
+    """Create and enqueue a batch; (batch, reused). With an Idempotency-Key seen before for
+    this collection, the earlier batch is returned and nothing is enqueued."""
+    batch = create_trigger_batch(stores, ns_id, collection, body)
+    if idempotency_key:
+        earlier = stores.idempotency.claim(ns_id, f"trigger:{collection['_id']}", idempotency_key, batch["_id"])
+        if earlier is not None:
+            stores.batches.discard(batch["_id"])
+            return stores.batches.get(earlier), True
+    try:
+        send(START_BATCH, (batch["_id"],), task_id=f"{batch['_id']}:start")
+    except Exception as exc:
+        # The row exists and says why; the caller still sees the error (a 503 for a broker outage).
+        batches.fail(stores, batch["_id"], f"could not enqueue the batch: {exc}")
+        raise
+    return batch, False
 
 
 def _resolve(refs: list[str] | None, find: Any, allowed: list[str], path: str, kind: str,
@@ -24,7 +49,7 @@ def _resolve(refs: list[str] | None, find: Any, allowed: list[str], path: str, k
     return ids
 
 
-def create_trigger_batch(stores: Any, ns_id: str, collection: dict, body: dict) -> dict:
+def create_trigger_batch(stores: Stores, ns_id: str, collection: dict, body: dict) -> dict:
     if not collection.get("enabled", True):
         raise Unprocessable("collection is disabled", code="collection_disabled")
     errs: list[dict] = []
@@ -52,8 +77,7 @@ def create_trigger_batch(stores: Any, ns_id: str, collection: dict, body: dict) 
     count = store.count_matching(query)
     if src["type"] == "bucket":
         bucket_ids = sources.bucket_ids_for(collection, trigger, 0)
-        deterministic = all(b.get("unique_key") for b in
-                            (stores.buckets.coll.find({"_id": {"$in": bucket_ids}}, {"unique_key": 1})))
+        deterministic = all(b.get("unique_key") for b in stores.buckets.by_ids(bucket_ids, {"unique_key": 1}))
         counts = {"source_bucket_ids": bucket_ids, "source_collection_ids": None,
                   "object_count": count, "document_count": None}
     else:

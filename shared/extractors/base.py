@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.extractors import params as schema_check
+from shared.errors import UserError
 
 OUTPUT_SINGLE = "single"      # 1 record -> exactly 1 document
 OUTPUT_MULTIPLE = "multiple"  # 1 record -> 0..N documents
 
 
-class RecordError(Exception):
+class RecordError(UserError):
     """One record could not be processed; the rest of the chunk goes on."""
 
     def __init__(self, code: str, message: str, line: int | None = None):

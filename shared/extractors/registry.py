@@ -41,7 +41,7 @@ def _ensure_loaded() -> None:
     with _LOCK:
         if _LOADED:
             return
-        from shared.extractors import builtin
+        from shared.extractors import builtin  # the built-ins register themselves when first needed
         for mod in sorted(pkgutil.iter_modules(builtin.__path__), key=lambda m: m.name):
             if not mod.name.startswith("_"):
                 importlib.import_module(f"{builtin.__name__}.{mod.name}")

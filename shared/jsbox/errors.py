@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from shared.jsbox import prelude
+from shared.errors import UserError
 
 JS_SYNTAX = "JS_SYNTAX"    # the code does not compile, or defines no entry point
 JS_ERROR = "JS_ERROR"      # the code threw
@@ -21,7 +22,7 @@ NOT_SELF_CONTAINED = ("SyntaxError: the code is not self-contained: it closes a 
                       "function it did not open")
 
 
-class JsError(Exception):
+class JsError(UserError):
     """A failure of user JavaScript. `line` refers to the user's code (1-based) when known."""
 
     def __init__(self, code: str, message: str, line: int | None = None,

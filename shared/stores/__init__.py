@@ -3,24 +3,24 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from shared.secretbox import box_for
+from shared.secrets.box import box_for
 from shared.settings import Settings
 from shared.stores.api_keys import ApiKeyStore
 from shared.stores.base import Store
-from shared.stores.buckets import BucketStore
-from shared.stores.mongo import Mongo
-from shared.stores.namespaces import NamespaceStore
-from shared.stores.objects import ObjectStore
 from shared.stores.batches import BatchStore
+from shared.stores.buckets import BucketStore
 from shared.stores.collections import CollectionStore
 from shared.stores.connections import ConnectionStore
 from shared.stores.documents import DocumentStore
 from shared.stores.idempotency import IdempotencyStore
-from shared.stores.taxonomies import TaxonomyStore
+from shared.stores.metrics import MetricsStore
+from shared.stores.mongo import Mongo
+from shared.stores.namespaces import NamespaceStore
+from shared.stores.objects import ObjectStore
 from shared.stores.pipelines import PipelineStore
 from shared.stores.runs import RunStore
 from shared.stores.streaming import StreamingStore
-from shared.stores.metrics import MetricsStore
+from shared.stores.taxonomies import TaxonomyStore
 from shared.stores.webhooks import WebhookStore
 
 

@@ -6,6 +6,10 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
+from shared.errors import NotFound
+from shared.ids import looks_like
+from shared.stores.paging import paginate
+from shared.stores.scan import id_boundaries, range_query
 from shared.timeutil import utcnow
 
 __all__ = ["Store", "IndexModel", "ASCENDING", "DESCENDING"]
@@ -50,8 +54,6 @@ class NamedStore(Store):
     not_found_code: str = "not_found"
 
     def find(self, namespace_id: str, id_or_name: str) -> dict | None:
-        from shared.ids import looks_like
-
         if looks_like(self.kind, id_or_name):
             doc = self.coll.find_one({"_id": id_or_name, "namespace_id": namespace_id})
             if doc:
@@ -59,8 +61,6 @@ class NamedStore(Store):
         return self.coll.find_one({"namespace_id": namespace_id, self.name_field: id_or_name})
 
     def get(self, namespace_id: str, id_or_name: str) -> dict:
-        from shared.errors import NotFound
-
         doc = self.find(namespace_id, id_or_name)
         if doc is None:
             raise NotFound(f"{self.kind} '{id_or_name}' does not exist", code=self.not_found_code)
@@ -69,8 +69,6 @@ class NamedStore(Store):
 
     def list(self, namespace_id: str, mongo_filter: dict | None = None, *, limit: int | None,
              cursor: str | None) -> Any:
-        from shared.stores.paging import paginate
-
         query: dict[str, Any] = {"namespace_id": namespace_id}
         if mongo_filter:
             query = {"$and": [query, mongo_filter]}
@@ -79,10 +77,12 @@ class NamedStore(Store):
     def delete(self, namespace_id: str, _id: str) -> None:
         self.coll.delete_one({"_id": _id, "namespace_id": namespace_id})
 
+    def by_ids(self, ids: list[str], fields: dict[str, int] | None = None) -> list[dict]:
+        """Rows by id alone (ids already checked), with only `fields` when given."""
+        return list(self.coll.find({"_id": {"$in": list(ids)}}, fields))
+
     def by_id(self, _id: str) -> dict:
         """Look up by id alone — for workers, which act on ids already checked by the API."""
-        from shared.errors import NotFound
-
         doc = self.coll.find_one({"_id": _id})
         if doc is None:
             raise NotFound(f"{self.kind} '{_id}' does not exist", code=self.not_found_code)
@@ -118,14 +118,10 @@ class ChunkSource(Store):
     ENGINE_FIELDS: dict[str, int] | None = None
 
     def boundaries(self, query: dict, size: int) -> tuple[list[tuple[str, str | None]], int]:
-        from shared.stores.scan import id_boundaries
-
         return id_boundaries(self.coll, query, size)
 
     def fetch_range(self, query: dict, lo: str, hi: str | None,
                     fields: dict[str, int] | None = None) -> list[dict]:
-        from shared.stores.scan import range_query
-
         return list(self.coll.find(range_query(query, lo, hi), fields).sort("_id", 1))
 
     def count_matching(self, query: dict) -> int:

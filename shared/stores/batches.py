@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from pymongo import ReturnDocument, UpdateOne
 
 from shared.errors import NotFound
-from shared.status import allowed_from
+from shared.status import BatchStatus, allowed_from
 from shared.stores.base import ASCENDING, HeartbeatStore, IndexModel
 from shared.stores.ledger import ChunkLedger
 from shared.stores.paging import Page, paginate
@@ -81,9 +81,18 @@ class BatchStore(HeartbeatStore):
     def stalled(self, older_than: Any, statuses: list[str]) -> list[dict]:
         return list(self.coll.find({"status": {"$in": statuses}, "heartbeat_at": {"$lt": older_than}}))
 
-    def list(self, namespace_id: str, query: dict, *, limit: int | None, cursor: str | None) -> Page:
-        q: dict[str, Any] = {"namespace_id": namespace_id, **query}
+    def list(self, namespace_id: str, *, statuses: list[str] | None = None, collection_id: str | None = None,
+             limit: int | None, cursor: str | None) -> Page:
+        q: dict[str, Any] = {"namespace_id": namespace_id}
+        if statuses:
+            q["status"] = {"$in": list(statuses)}
+        if collection_id:
+            q["collection_id"] = collection_id
         return paginate(self.coll, q, limit=limit, cursor=cursor)
+
+    def discard(self, batch_id: str) -> None:
+        """Remove a batch that was never enqueued (an Idempotency-Key named an earlier one)."""
+        self.coll.delete_one({"_id": batch_id, "status": BatchStatus.PENDING.value})
 
     # -- chunks ---------------------------------------------------------------------------
     @staticmethod

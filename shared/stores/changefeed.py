@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pymongo.errors import OperationFailure
+from shared.errors import UserError
 
 # ChangeStreamHistoryLost (the token's point has left the oplog) and ChangeStreamFatalError
 # (the server cannot resume from it, e.g. "resume point may no longer be in the oplog").
@@ -26,7 +27,7 @@ DATA_OPS = frozenset({"insert", "update", "replace", "delete"})
 FATAL_OPS = frozenset({"drop", "rename", "dropDatabase", "invalidate"})
 
 
-class HistoryLost(Exception):
+class HistoryLost(UserError):
     """The saved resume token cannot be resumed from any more."""
 
     def __init__(self, detail: str = ""):
@@ -34,7 +35,7 @@ class HistoryLost(Exception):
         self.detail = detail
 
 
-class SourceInvalidated(Exception):
+class SourceInvalidated(UserError):
     """A followed collection was dropped or renamed (or its database dropped)."""
 
 

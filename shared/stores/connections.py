@@ -2,7 +2,7 @@
 
 Secret values of a config (a mongodb URI with a password, a webhook secret, auth headers)
 are encrypted before they reach MongoDB and decrypted when read through this store (see
-shared/connectors/sealing.py), because workers need them to connect; `render` — what the
+shared/secrets/sealing.py), because workers need them to connect; `render` — what the
 API shows — masks them. Rows written before encryption existed read as they are and are
 stored encrypted on their next config change.
 """
@@ -13,10 +13,11 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from shared.connectors.sealing import open_config, seal_config
 from shared.errors import Conflict, NotFound, Unprocessable
 from shared.ids import new_id
-from shared.secretbox import SecretBox, UndecryptableSecret
+from shared.secrets.box import SecretBox, UndecryptableSecret
+from shared.secrets.masking import mask_config
+from shared.secrets.sealing import open_config, seal_config
 from shared.stores.base import ASCENDING, IndexModel, NamedStore
 from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
@@ -114,12 +115,9 @@ class ConnectionStore(NamedStore):
         return done, unreadable
 
     def render(self, doc: dict) -> dict:
-        """The API shape: secrets masked, plus the roles the type can play. Opens the row first
+        """The API shape with secrets masked. Opens the row first
         (leniently, a no-op on opened rows) so masking sees URLs, not ciphertext."""
-        from shared.connectors.config import ROLES, mask_config
-
         out = super().render(doc)
         config = open_config(doc["type"], doc.get("config") or {}, self.box, lenient=True)
         out["config"] = mask_config(doc["type"], config)
-        out["roles"] = list(ROLES.get(doc["type"], ()))
         return out

@@ -14,6 +14,7 @@ from shared.errors import Conflict, NotFound, ValidationFailed
 from shared.ids import new_id
 from shared.status import ObjectStatus
 from shared.stores.base import ASCENDING, ChunkSource, IndexModel
+from shared.stores.changefeed import ChangeFeed, current_token, page_after
 from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
 
@@ -256,3 +257,15 @@ class ObjectStore(ChunkSource):
         if ops:
             self.coll.bulk_write(ops, ordered=False)
 
+
+    # -- change data capture of a bucket (streaming pipelines whose source is a bucket) -------
+    def change_feed(self, pipeline: list[dict], resume_token: dict | None, max_await_ms: int,
+                    batch_size: int | None = None) -> ChangeFeed:
+        return ChangeFeed(self.coll, pipeline, resume_token, max_await_ms, batch_size)
+
+    def current_change_token(self, pipeline: list[dict]) -> dict | None:
+        return current_token(self.coll, pipeline)
+
+    def page_after(self, bucket_id: str, after: Any, limit: int, *, started: bool) -> list[dict]:
+        """A bucket's objects in `_id` order after `after`, for a streaming snapshot."""
+        return page_after(self.coll, {"bucket_id": bucket_id}, after, limit, started=started)

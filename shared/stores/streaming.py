@@ -17,15 +17,15 @@ from typing import Any
 from pymongo import ReturnDocument, UpdateOne
 
 from shared.errors import NotFound
-from shared.status import ACTIVE, allowed_from
+from shared.status import active, allowed_from, terminal
 from shared.stores.base import ASCENDING, IndexModel, Store
 from shared.stores.changefeed import delete_ids, ids_present
 from shared.timeutil import utcnow
 
 HISTORY_KEPT = 20
 FAILURES_KEPT = 10
-ACTIVE_STATUSES = sorted(str(getattr(s, "value", s)) for s in ACTIVE["streaming"])
-STOPPED_STATUSES = ["FAILED", "NOT_RUNNING"]
+ACTIVE_STATUSES = active("streaming")
+STOPPED_STATUSES = terminal("streaming")   # edits and deletes are allowed only when stopped
 COUNTERS = ("snapshotRows", "changesCaptured", "applied", "failed")
 
 

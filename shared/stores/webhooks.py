@@ -2,7 +2,7 @@
 happens and sent by a worker, so an event is never lost to a crash between the two).
 
 A subscription's `secret` (and a URL carrying a token) is encrypted at rest like a webhook
-connection's (shared/connectors/sealing.py): sealed on create, opened on every read here."""
+connection's (shared/secrets/sealing.py): sealed on create, opened on every read here."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,9 +10,10 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
-from shared.connectors.sealing import open_webhook, seal_webhook
 from shared.errors import NotFound
-from shared.secretbox import SecretBox, UndecryptableSecret
+from shared.secrets.box import SecretBox, UndecryptableSecret
+from shared.secrets.sealing import open_webhook, seal_webhook
+from shared.status import DeliveryStatus
 from shared.stores.base import ASCENDING, IndexModel, Store
 from shared.stores.paging import Page, paginate
 from shared.timeutil import utcnow
@@ -97,7 +98,7 @@ class WebhookStore(Store):
         """Pending deliveries never handed to a worker, or handed over long ago without an
         outcome (a lost message): claim each with a compare-and-set so only one sweep sends it."""
         claimed = []
-        for row in self.deliveries.find({"status": "pending", "$or": [
+        for row in self.deliveries.find({"status": DeliveryStatus.PENDING.value, "$or": [
                 {"dispatched_at": None}, {"dispatched_at": {"$lt": stale_before}}]}, {"dispatched_at": 1}).limit(limit):
             res = self.deliveries.update_one({"_id": row["_id"], "dispatched_at": row.get("dispatched_at")},
                                              {"$set": {"dispatched_at": utcnow()}})
@@ -107,14 +108,14 @@ class WebhookStore(Store):
 
     def finish_delivery(self, delivery_id: str, error: str | None, attempts: int) -> None:
         self.deliveries.update_one({"_id": delivery_id}, {
-            "$set": {"status": "failed" if error else "delivered", "last_error": error,
+            "$set": {"status": (DeliveryStatus.FAILED if error else DeliveryStatus.DELIVERED).value, "last_error": error,
                      "delivered_at": None if error else utcnow(), "updated_at": utcnow()},
             "$inc": {"attempts": attempts}})
 
     def resend(self, webhook_id: str, delivery_id: str) -> dict:
         doc = self.deliveries.find_one_and_update(
             {"_id": delivery_id, "webhook_id": webhook_id},
-            {"$set": {"status": "pending", "dispatched_at": utcnow(), "last_error": None}},
+            {"$set": {"status": DeliveryStatus.PENDING.value, "dispatched_at": utcnow(), "last_error": None}},
             return_document=ReturnDocument.AFTER)
         if doc is None:
             raise NotFound(f"delivery '{delivery_id}' does not exist", code="delivery_not_found")

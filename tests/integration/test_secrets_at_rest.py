@@ -8,7 +8,7 @@ import pytest
 from shared.connectors import destination_for
 from shared.connectors.webhook import verify
 from shared.errors import Unprocessable
-from shared.secretbox import generate_key
+from shared.secrets.box import generate_key
 from shared.stores import Stores
 from shared.timeutil import utcnow
 from tests.integration.test_connectors import CONTEXT, HookServer

@@ -11,7 +11,7 @@ from pymongo.errors import OperationFailure
 
 from shared.connectors import clients
 from shared.engine.streaming import control
-from shared.engine.streaming.config import StreamingSettings
+from shared.settings import StreamingSettings
 from shared.engine.streaming.step import run_step
 from shared.stores.changefeed import HISTORY_LOST_MESSAGE, ChangeFeed, HistoryLost
 from shared.timeutil import utcnow

@@ -13,7 +13,8 @@ from shared.connectors import destination_for, require_role, source_for
 from shared.connectors.base import as_utc, jsonable
 from shared.connectors.config import (MASK, config_secrets, is_sensitive_name, mask_config, mask_url,
                                       merge_config, scrub, supports, validate_config)
-from shared.connectors.mongodb import decode_bound, encode_bound, id_range_query, parse_mongo_uri
+from shared.connectors.mongodb import decode_bound, encode_bound, id_range_query
+from shared.connectors.mongouri import parse_mongo_uri
 from shared.connectors.webhook import RetryableStatus, retry_policy, sign, verify
 from shared.errors import ValidationFailed
 

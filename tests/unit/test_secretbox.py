@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
-from shared.connectors.masking import MASK
-from shared.connectors.sealing import open_config, open_webhook, seal_config, seal_webhook
-from shared.secretbox import (PREFIX, SecretBox, UndecryptableSecret, box_for, derive_dev_key, generate_key,
+from shared.secrets.masking import MASK
+from shared.secrets.sealing import open_config, open_webhook, seal_config, seal_webhook
+from shared.secrets.box import (PREFIX, SecretBox, UndecryptableSecret, box_for, derive_dev_key, generate_key,
                               is_sealed, key_problem, parse_keys)
 from shared.settings import Settings
 
@@ -134,7 +134,7 @@ def test_sluice_up_keeps_one_local_key_for_an_external_mongodb(tmp_path):
     import stat
 
     from shared.cli_procs import local_secret_key
-    from shared.secretbox import key_problem
+    from shared.secrets.box import key_problem
 
     first = local_secret_key(str(tmp_path))
     path = tmp_path / "sluice" / "secret.key"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from shared.engine.streaming.apply import Batch, Transformer, write
-from shared.engine.streaming.config import StreamingSettings
+from shared.settings import StreamingSettings
 from shared.engine.streaming.decisions import (FRESH_SNAPSHOT, RESUME_SNAPSHOT, STREAM_ONLY, can_claim, chunk_id,
                                                collapse, command_outcome, lag_seconds, read_wait_s, retry_delay,
                                                snapshot_advance, start_mode, step_action, watchdog_action)

@@ -29,13 +29,11 @@ def get(batch_id: str):
 @documented("List batches by status and collection", body=BatchListSchema)
 def list_():
     body = load(BatchListSchema(), allow_empty=True)
-    query: dict = {}
-    if body["status"]:
-        query["status"] = {"$in": body["status"]}
+    collection_id = None
     if body["collection_id"]:
-        col = stores().collections.get(namespace_id(), body["collection_id"])
-        query["collection_id"] = col["_id"]
-    page = stores().batches.list(namespace_id(), query, limit=body["limit"], cursor=body["cursor"])
+        collection_id = stores().collections.get(namespace_id(), body["collection_id"])["_id"]
+    page = stores().batches.list(namespace_id(), statuses=body["status"], collection_id=collection_id,
+                                 limit=body["limit"], cursor=body["cursor"])
     page.items[:] = [view(b) for b in page.items]
     return page_response(page)
 

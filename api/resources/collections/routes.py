@@ -9,14 +9,13 @@ from api.openapi import documented
 from api.resources.collections.schemas import (CollectionCreateSchema, CollectionPatchSchema,
                                                CollectionSchema, TriggerResponseSchema, TriggerSchema)
 from api.resources.common import ListRequestSchema
-from shared.engine import batches as batch_engine
 from shared.engine.collections import build_collection, source_lineage
-from shared.engine.trigger import create_trigger_batch, trigger_response
+from shared.engine.trigger import trigger as trigger_batch
+from shared.engine.trigger import trigger_response
 from shared.errors import Conflict
 from shared.filters import compile_filter
 from shared.stores.collections import CollectionStore
 from shared.stores.documents import resolve_document_field
-from shared.tasknames import START_BATCH
 
 bp = Blueprint("collections", __name__, url_prefix="/v1/collections")
 
@@ -96,19 +95,8 @@ def trigger(collection: str):
     ns = namespace_id()
     col = stores().collections.get(ns, collection)
     body = load(TriggerSchema(), allow_empty=True)
-    batch = create_trigger_batch(stores(), ns, col, body)
-    key = request.headers.get("Idempotency-Key")
-    if key:
-        earlier = stores().idempotency.claim(ns, f"trigger:{col['_id']}", key, batch["_id"])
-        if earlier is not None:
-            stores().batches.coll.delete_one({"_id": batch["_id"]})
-            return trigger_response(stores().batches.get(earlier), reused=True)
-    try:
-        tasks().send(START_BATCH, (batch["_id"],), task_id=f"{batch['_id']}:start")
-    except Exception as exc:
-        batch_engine.fail(stores(), batch["_id"], f"could not enqueue the batch: {exc}")
-        raise
-    return trigger_response(batch)
+    batch, reused = trigger_batch(stores(), tasks().send, ns, col, body, request.headers.get("Idempotency-Key"))
+    return trigger_response(batch, reused=reused)
 
 
 @bp.post("/<collection>/documents/list")

@@ -1,5 +1,5 @@
 """Connections: where pipelines read from (bucket, collection, mongodb) and write to
-(collection, mongodb, webhook). Secrets are stored encrypted (shared/connectors/sealing.py)
+(collection, mongodb, webhook). Secrets are stored encrypted (shared/secrets/sealing.py)
 and never shown (see shared/connectors/config.py for the masking rule)."""
 from __future__ import annotations
 
@@ -14,14 +14,15 @@ from api.openapi import documented
 from api.resources.connections.schemas import (ConnectionCreateSchema, ConnectionPatchSchema,
                                                ConnectionSchema, ConnectionTestSchema)
 from shared.connectors import probe_connection
-from shared.connectors.config import CONNECTION_TYPES, merge_config, validate_config
+from shared.connectors.config import CONNECTION_TYPES, ROLES, merge_config, validate_config
 from shared.errors import Conflict, ValidationFailed
 
 bp = Blueprint("connections", __name__, url_prefix="/v1/connections")
 
 
 def render(doc: dict) -> dict:
-    return stores().connections.render(doc)
+    """A connection as the API shows it: secrets masked, plus the roles its type can play."""
+    return {**stores().connections.render(doc), "roles": list(ROLES.get(doc["type"], ()))}
 
 
 def _resolver(ns: str):
@@ -71,6 +72,7 @@ def list_():
         raise ValidationFailed.at("type", f"must be one of: {', '.join(CONNECTION_TYPES)}")
     page = stores().connections.list(namespace_id(), conn_type=conn_type, limit=query_int("limit"),
                                      cursor=request.args.get("cursor"))
+    page.items[:] = [{**item, "roles": list(ROLES.get(item["type"], ()))} for item in page.items]
     return page_response(page)
 
 

@@ -33,8 +33,8 @@ def get(task_id: str):
 @documented("List tasks", body=BatchListSchema)
 def list_():
     body = load(BatchListSchema(), allow_empty=True)
-    query: dict = {"status": {"$in": body["status"]}} if body["status"] else {}
-    page = stores().batches.list(namespace_id(), query, limit=body["limit"], cursor=body["cursor"])
+    page = stores().batches.list(namespace_id(), statuses=body["status"], limit=body["limit"],
+                                 cursor=body["cursor"])
     page.items[:] = [render_task(b, stores().batches.tier_stats(b["_id"])) for b in page.items]
     return page_response(page)
 

@@ -8,11 +8,11 @@ from api.context import settings, stores, tasks
 from api.jsonio import load, page_response, query_int
 from api.openapi import documented
 from api.resources.common import StrictSchema
-from shared.connectors.masking import mask_url
 from shared.engine.events import EVENT_TYPES
 from shared.errors import ValidationFailed
 from shared.ids import new_id
 from shared.netguard import url_problem
+from shared.secrets.masking import mask_url
 from shared.tasknames import DELIVER_WEBHOOK
 from shared.timeutil import utcnow
 

@@ -7,11 +7,12 @@ import secrets
 from datetime import timedelta
 from typing import Any, Callable
 
-from shared.engine.streaming.config import StreamingSettings
 from shared.engine.streaming.decisions import START, command_outcome, start_mode, watchdog_action
 from shared.engine.streaming.step import fail
 from shared.errors import Conflict
+from shared.settings import StreamingSettings
 from shared.status import StreamingStatus as S
+from shared.stores import Stores
 from shared.stores.streaming import zero_counters
 from shared.timeutil import utcnow
 
@@ -26,7 +27,7 @@ def _no_live_lease(now: Any) -> dict:
     return {"$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]}
 
 
-def command(stores: Any, namespace_id: str, pipeline_id: str, name: str, snapshot: bool | None,
+def command(stores: Stores, namespace_id: str, pipeline_id: str, name: str, snapshot: bool | None,
             send: Send) -> dict:
     """Apply START or STOP; returns the pipeline document after it. START while running is a
     Conflict; STOP of a stopped pipeline changes nothing."""
@@ -41,7 +42,7 @@ def command(stores: Any, namespace_id: str, pipeline_id: str, name: str, snapsho
     return _stop(stores, doc)
 
 
-def _start(stores: Any, doc: dict, snapshot: bool | None, send: Send) -> dict:
+def _start(stores: Stores, doc: dict, snapshot: bool | None, send: Send) -> dict:
     definition = doc["definition"]
     mode = start_mode(bool(definition["streamingSource"].get("snapshot", True)),
                       doc.get("resume_token") is not None, doc.get("snapshot") is not None, snapshot)
@@ -62,7 +63,7 @@ def _start(stores: Any, doc: dict, snapshot: bool | None, send: Send) -> dict:
     return started
 
 
-def _stop(stores: Any, doc: dict) -> dict:
+def _stop(stores: Stores, doc: dict) -> dict:
     """STOPPING is durable: the chain's next step honours it. With no live lease (no step
     running or about to run) nobody would, so it finishes at once."""
     stopping = stores.streaming.transition(doc["_id"], S.STOPPING.value)
@@ -74,7 +75,7 @@ def _stop(stores: Any, doc: dict) -> dict:
     return done or stopping
 
 
-def note_error(stores: Any, ss: StreamingSettings, pipeline_id: str, epoch: int, chain: str,
+def note_error(stores: Stores, ss: StreamingSettings, pipeline_id: str, epoch: int, chain: str,
                message: str) -> tuple[int, str | None] | None:
     """Count an infrastructure error of this chain: (errors in a row, the pipeline's queue) when
     the step should be retried, None when the chain lost its lease or the pipeline is now FAILED
@@ -91,7 +92,7 @@ def note_error(stores: Any, ss: StreamingSettings, pipeline_id: str, epoch: int,
     return n, doc["definition"].get("agentId")
 
 
-def watchdog(stores: Any, ss: StreamingSettings, send: Send) -> dict:
+def watchdog(stores: Stores, ss: StreamingSettings, send: Send) -> dict:
     """Relaunch active pipelines whose worker died (no heartbeat for stall_s, lease expired),
     from their saved resume token / snapshot position; finish STOPPING ones nobody runs."""
     now = utcnow()
@@ -101,6 +102,7 @@ def watchdog(stores: Any, ss: StreamingSettings, send: Send) -> dict:
         if action == "stop":
             if stores.streaming.transition(doc["_id"], S.NOT_RUNNING.value, where=_no_live_lease(now),
                                            set_={"lease_owner": None, "lease_until": None}):
+
                 acted["stopped"] += 1
         elif action == "relaunch":
             chain = new_chain()

@@ -12,6 +12,7 @@ from shared.engine.streaming.config import (DEFAULT_AGENT, DEFAULT_MAX_BATCH_SIZ
 from shared.errors import ValidationFailed
 from shared.filters import parse_filter
 from shared.jsbox import check_syntax
+from shared.stores import Stores
 from shared.stores.streaming import zero_counters
 from shared.timeutil import utcnow
 
@@ -27,7 +28,7 @@ def _get(raw: Any, *path: str) -> Any:
     return raw
 
 
-def _connection(stores: Any, ns_id: str, ref: Any, path: str, errs: list[dict]) -> dict | None:
+def _connection(stores: Stores, ns_id: str, ref: Any, path: str, errs: list[dict]) -> dict | None:
     if not isinstance(ref, str) or not ref:
         return None  # the schema reports it
     conn = stores.connections.find(ns_id, ref)
@@ -36,7 +37,7 @@ def _connection(stores: Any, ns_id: str, ref: Any, path: str, errs: list[dict]) 
     return conn
 
 
-def _check_source(stores: Any, ns_id: str, raw: dict, errs: list[dict]) -> tuple[dict | None, list[str]]:
+def _check_source(stores: Stores, ns_id: str, raw: dict, errs: list[dict]) -> tuple[dict | None, list[str]]:
     conn = _connection(stores, ns_id, _get(raw, "streamingSource", "connection", "connectionId"), SRC_CONN, errs)
     if conn is None:
         return None, []
@@ -55,7 +56,7 @@ def _check_source(stores: Any, ns_id: str, raw: dict, errs: list[dict]) -> tuple
     return conn, names
 
 
-def _check_target(stores: Any, settings: Any, ns_id: str, raw: dict, errs: list[dict]) -> dict | None:
+def _check_target(stores: Stores, settings: Any, ns_id: str, raw: dict, errs: list[dict]) -> dict | None:
     conn = _connection(stores, ns_id, _get(raw, "streamingTarget", "connection", "connectionId"), DST_CONN, errs)
     if conn is None:
         return None
@@ -74,7 +75,7 @@ def _same_mongo(a: dict, b: dict) -> bool:
         and ca.get("database") == cb.get("database")
 
 
-def build_definition(stores: Any, settings: Any, ns_id: str, raw: Any, body: dict | None,
+def build_definition(stores: Stores, settings: Any, ns_id: str, raw: Any, body: dict | None,
                      problems: list[dict]) -> dict:
     """Check what the schema could not (connections, roles, collections, filters, JavaScript)
     on the raw request, add the schema's `problems`, and raise ValidationFailed listing them all;

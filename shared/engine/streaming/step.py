@@ -19,13 +19,14 @@ from shared.connectors.cdc import CdcSource, cdc_source
 from shared.connectors.streaming_targets import streaming_target
 from shared.engine.events import emit
 from shared.engine.streaming.apply import Batch, Transformer, Written, write
-from shared.engine.streaming.config import StreamingSettings
 from shared.engine.streaming.definition import status_view
+from shared.settings import StreamingSettings
 from shared.engine.streaming.decisions import (FRESH_SNAPSHOT, RESUME_SNAPSHOT, chunk_id, collapse,
                                                lag_seconds, read_wait_s, snapshot_advance, step_action)
-from shared.errors import NotFound, ValidationFailed
+from shared.errors import NotFound, TransientError, ValidationFailed
 from shared.jsbox import JsError
 from shared.status import StreamingStatus as S
+from shared.stores import Stores
 from shared.stores.changefeed import HistoryLost, SourceInvalidated
 from shared.timeutil import utcnow
 
@@ -37,11 +38,11 @@ class StepResult:
     queue: str | None = None
 
 
-class LeaseLost(Exception):
+class LeaseLost(TransientError):
     """Another chain owns the pipeline now (or a new START began): this chain ends."""
 
 
-def fail(stores: Any, pipeline_id: str, message: str, where: dict | None = None) -> dict | None:
+def fail(stores: Stores, pipeline_id: str, message: str, where: dict | None = None) -> dict | None:
     """FAILED with the reason (a guarded transition), and the `streaming.failed` event queued for
     the namespace's webhooks subscribed to it."""
     failed = stores.streaming.transition(pipeline_id, S.FAILED.value, where=where,
@@ -53,7 +54,7 @@ def fail(stores: Any, pipeline_id: str, message: str, where: dict | None = None)
 
 
 class _Step:
-    def __init__(self, stores: Any, settings: Any, ss: StreamingSettings, doc: dict, epoch: int, chain: str):
+    def __init__(self, stores: Stores, settings: Any, ss: StreamingSettings, doc: dict, epoch: int, chain: str):
         self.stores, self.settings, self.ss = stores, settings, ss
         self.doc, self.epoch, self.chain = doc, epoch, chain
         self.pid, self.definition = doc["_id"], doc["definition"]
@@ -165,7 +166,7 @@ class _Step:
                            "failed": len(batch.failures)}, batch.failures)
 
 
-def run_step(stores: Any, settings: Any, ss: StreamingSettings, pipeline_id: str, epoch: int,
+def run_step(stores: Stores, settings: Any, ss: StreamingSettings, pipeline_id: str, epoch: int,
              chain: str) -> StepResult:
     """Claim, do one piece of work, save. Per-pipeline problems (history lost, a source dropped,
     a deleted connection, JavaScript that no longer loads) end the pipeline FAILED with the
@@ -179,6 +180,7 @@ def run_step(stores: Any, settings: Any, ss: StreamingSettings, pipeline_id: str
     if action == "stop":
         stores.streaming.transition(pipeline_id, S.NOT_RUNNING.value, where=where,
                                     set_={"lease_owner": None, "lease_until": None})
+
         return StepResult(False, "stop")
     if action == "exit":
         return StepResult(False, "exit")

@@ -13,6 +13,7 @@ import json
 import math
 from typing import Any
 
+from shared.errors import UserError
 from shared.extractors.base import (OUTPUT_SINGLE, Extractor, ExtractorRun, ExtractorSpec,
                                     RecordError)
 from shared.extractors.registry import register
@@ -23,7 +24,7 @@ _FALSE = {"false", "no", "n", "off", "0", "f"}
 _FIELD = {"type": "string", "minLength": 1}
 
 
-class CastError(ValueError):
+class CastError(UserError, ValueError):
     pass
 
 

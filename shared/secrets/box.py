@@ -19,6 +19,7 @@ from typing import Any, Sequence
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from shared.errors import UserError
 
 PREFIX = "enc:v1:"
 GENERATE_HINT = ('generate one with: python -c "from cryptography.fernet import Fernet; '
@@ -26,7 +27,7 @@ GENERATE_HINT = ('generate one with: python -c "from cryptography.fernet import 
 log = logging.getLogger("sluice.secretbox")
 
 
-class UndecryptableSecret(Exception):
+class UndecryptableSecret(UserError):
     """A stored value carries the prefix but none of the configured keys opens it."""
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from shared.connectors.masking import MASK, is_sensitive_name, url_secrets
-from shared.secretbox import SecretBox, UndecryptableSecret
+from shared.secrets.box import SecretBox, UndecryptableSecret
+from shared.secrets.masking import MASK, is_sensitive_name, url_secrets
 
 URL_FIELDS = {"mongodb": ("uri",), "webhook": ("url",)}
 
