@@ -30,6 +30,13 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("must be true or false")
 
 
+def _parse_mode(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("fair", "fifo"):
+        raise ValueError("must be fair or fifo")
+    return value
+
+
 _KIND_WORDS = {int: "an integer", float: "a number"}
 
 
@@ -144,6 +151,17 @@ class Settings:
     idempotency_ttl_s: int = setting("SLUICE_IDEMPOTENCY_TTL_S", 24 * 3600,
                                      "How long an Idempotency-Key is remembered.")
     log_level: str = setting("SLUICE_LOG_LEVEL", "INFO", "Log level.")
+    scheduler: str = setting("SLUICE_SCHEDULER", "fair",
+                             "How chunks of different batches and runs share the worker pool: `fair` (fair share "
+                             "between namespaces, then between one namespace's jobs, by priority) or `fifo` (in "
+                             "the order they were enqueued). Pause and namespace caps hold in both. See "
+                             "[Sharing the pool](#sharing-the-pool).", parse=_parse_mode)
+    priority_aging_s: float = setting("SLUICE_PRIORITY_AGING_S", 30.0,
+                                      "Work that has started no chunk for this long moves up one priority level "
+                                      "(low → normal → high), so low priority never starves.", positive=True)
+    max_requeues: int = setting("SLUICE_MAX_REQUEUES", 50,
+                                "A chunk put back at the tail of its queue this often runs anyway (bounds the "
+                                "cost of a stale view of the pool).", positive=True)
     streaming: StreamingSettings = field(default_factory=StreamingSettings,
                                          metadata={"nested": StreamingSettings})
 

@@ -13,6 +13,7 @@ from shared.engine.scheduler import tick
 from shared.tasknames import RUN_CHUNK, RUN_DONE, RUN_WATCHDOG, SCHEDULE_TICK, START_RUN
 from shared.timeutil import utcnow
 from workers.base import SluiceTask, chunk_failure, fail_job, fn
+from workers.gating import run_gated
 
 log = logging.getLogger("sluice.runs")
 
@@ -41,10 +42,12 @@ def dispatch(task: SluiceTask, run_id: str, chunk_ids: list[str], suffix: str = 
         callback.apply_async()
 
 
-def run_chunk(task: SluiceTask, chunk_id: str) -> dict:
-    # Records a slow chunk hands on: run_done waits for them through the chunk rows.
-    return process_run_chunk(task.stores, task.settings, chunk_id,
-                             dispatch=lambda ids: [task.send(RUN_CHUNK, c, task_id=c) for c in ids])
+def run_chunk(task: SluiceTask, chunk_id: str, requeues: int = 0) -> dict:
+    # Records a slow chunk hands on, and chunks the gate puts back or parks: run_done
+    # waits for them through the chunk rows.
+    return run_gated(task, "run", chunk_id, requeues, lambda: process_run_chunk(
+        task.stores, task.settings, chunk_id,
+        dispatch=lambda ids: [task.send(RUN_CHUNK, c, task_id=c) for c in ids]))
 
 
 def run_done(task: SluiceTask, run_id: str) -> str:

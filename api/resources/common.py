@@ -3,10 +3,17 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from shared.engine.fairness import PRIORITIES
+
 NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 name_field = lambda **kw: fields.String(  # noqa: E731 - a tiny field factory
     validate=validate.Regexp(NAME_RE, error="must be 1-128 characters: letters, digits, '_', '-', '.', "
                                             "starting with a letter or digit"), **kw)
+
+# low | normal | high; None: the namespace's default priority
+priority_field = lambda **kw: fields.String(  # noqa: E731 - a tiny field factory
+    **{"load_default": None, "allow_none": True,
+       "validate": validate.OneOf(PRIORITIES, error="must be one of: " + ", ".join(PRIORITIES)), **kw})
 
 
 class StrictSchema(Schema):
