@@ -156,6 +156,10 @@ class Settings:
                              "between namespaces, then between one namespace's jobs, by priority) or `fifo` (in "
                              "the order they were enqueued). Pause and namespace caps hold in both. See "
                              "[Sharing the pool](#sharing-the-pool).", parse=_parse_mode)
+    chunk_lanes: int = setting("SLUICE_CHUNK_LANES", 8,
+                               "Chunk queues (lanes) under the fair scheduler: each active namespace's chunks go to "
+                               "a lane of their own while lanes last, and workers that consume `default` consume "
+                               "them all (kombu's Redis transport alternates between them).", positive=True)
     priority_aging_s: float = setting("SLUICE_PRIORITY_AGING_S", 30.0,
                                       "Work that has started no chunk for this long moves up one priority level "
                                       "(low → normal → high), so low priority never starves.", positive=True)

@@ -20,7 +20,7 @@ from shared.status import BatchStatus
 from shared.tasknames import PROCESS_CHUNK, START_BATCH, TIER_DONE, WATCHDOG
 from shared.timeutil import utcnow
 from workers.base import SluiceTask, chunk_failure, fail_job, fn
-from workers.gating import run_gated
+from workers.gating import lane, run_gated
 
 log = logging.getLogger("sluice.batches")
 
@@ -30,7 +30,8 @@ def dispatch_tier(task: SluiceTask, batch_id: str, tier_num: int, chunk_ids: lis
     if not chunk_ids:
         callback.apply_async()
         return
-    header = [task.sig(PROCESS_CHUNK, cid).set(task_id=f"{cid}{suffix}") for cid in chunk_ids]
+    queue = lane(task, task.stores.batches.get(batch_id)["namespace_id"])
+    header = [task.sig(PROCESS_CHUNK, cid).set(task_id=f"{cid}{suffix}", queue=queue) for cid in chunk_ids]
     chord(header)(callback)
 
 

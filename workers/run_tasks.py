@@ -13,7 +13,7 @@ from shared.engine.scheduler import tick
 from shared.tasknames import RUN_CHUNK, RUN_DONE, RUN_WATCHDOG, SCHEDULE_TICK, START_RUN
 from shared.timeutil import utcnow
 from workers.base import SluiceTask, chunk_failure, fail_job, fn
-from workers.gating import run_gated
+from workers.gating import lane, run_gated
 
 log = logging.getLogger("sluice.runs")
 
@@ -37,7 +37,8 @@ def start_run(task: SluiceTask, run_id: str) -> int:
 def dispatch(task: SluiceTask, run_id: str, chunk_ids: list[str], suffix: str = "") -> None:
     callback = task.sig(RUN_DONE, run_id).set(task_id=f"{run_id}:done{suffix}")
     if chunk_ids:
-        chord([task.sig(RUN_CHUNK, c).set(task_id=f"{c}{suffix}") for c in chunk_ids])(callback)
+        queue = lane(task, task.stores.runs.get(run_id)["namespace_id"])
+        chord([task.sig(RUN_CHUNK, c).set(task_id=f"{c}{suffix}", queue=queue) for c in chunk_ids])(callback)
     else:
         callback.apply_async()
 

@@ -13,6 +13,7 @@ from shared.engine.fairness import PARK, REQUEUE, RUN, Job, Namespace
 from shared.settings import Settings
 from shared.status import BatchStatus, RunStatus
 from shared.stores import Stores
+from shared.tasknames import lanes
 
 # resend(kind, chunk_id, requeues): enqueue a chunk again (a new message, outside any chord)
 Resend = Callable[[str, str, int], None]
@@ -44,11 +45,10 @@ class View:
     rows: dict[str, dict]            # job id -> its active row (kind, namespace_id, priority, status)
 
 
-def snapshot(stores: Stores, now: float | None = None) -> View:
+def snapshot(stores: Stores) -> View:
     rows = {r["_id"]: r for r in stores.scheduler.active(ACTIVE)}
-    stores.scheduler.forget_except(list(rows))
     ns_ids = sorted({r["namespace_id"] for r in rows.values()})
-    limits = {d["_id"]: limits_of(d) for d in stores.namespaces.by_ids(ns_ids, {"limits": 1})}
+    limits = {d["_id"]: limits_of(d) for d in stores.namespaces.with_limits(ns_ids)}
     running_by_job: dict[str, int] = {}
     running_by_ns: dict[str, int] = {}
     for slot in stores.scheduler.namespaces():
@@ -75,15 +75,35 @@ class Admission:
     job_id: str | None = None
 
 
+# A worker meeting a long run of one job's chunks that must go back decides the same for
+# each: a view this young may say "requeue" again (a wrong requeue costs one message);
+# any other answer is taken from a fresh view.
+RECENT_S = 0.25
+_recent: dict[str, tuple[float, View]] = {}
+
+
+def _decide(stores: Stores, settings: Settings, job_id: str, requeues: int, fresh: bool) -> tuple[str, View]:
+    cached = _recent.get("view")
+    if fresh or cached is None or time.monotonic() - cached[0] > RECENT_S:
+        cached = (time.monotonic(), snapshot(stores))
+        _recent["view"] = cached
+    view = cached[1]
+    job = view.jobs.get(job_id)
+    if job is None:
+        return RUN, view
+    return fairness.decide(job, view.jobs.values(), view.namespaces, time.time(), settings.priority_aging_s,
+                           settings.scheduler, requeues, settings.max_requeues), view
+
+
 def admit(stores: Stores, settings: Settings, kind: str, chunk: dict, requeues: int) -> Admission:
     """Decide for one chunk a worker has just received; a RUN holds a lease on a slot."""
     job_id = chunk[OWNER[kind]]
-    view = snapshot(stores)
+    action, view = _decide(stores, settings, job_id, requeues, fresh=False)
+    if action != REQUEUE:
+        action, view = _decide(stores, settings, job_id, requeues, fresh=True)
     job = view.jobs.get(job_id)
     if job is None:
         return Admission(RUN)      # not active: the chunk body skips it at no cost
-    action = fairness.decide(job, view.jobs.values(), view.namespaces, time.time(), settings.priority_aging_s,
-                             settings.scheduler, requeues, settings.max_requeues)
     if action != RUN:
         return Admission(action)
     limit = view.namespaces[job.namespace_id].max_concurrent_chunks
@@ -159,6 +179,7 @@ def backlog(stores: Stores) -> list[dict]:
     """Chunks waiting and running per namespace and (base) priority: the autoscaling signal.
     Waiting counts chunks in the broker that may run (not parked ones, not paused jobs')."""
     view = snapshot(stores)
+    stores.scheduler.forget_except(list(view.rows))
     out: dict[tuple[str, str], dict] = {}
     now = time.time()
     for job in view.jobs.values():
@@ -179,3 +200,27 @@ def usage(stores: Stores, namespace_id: str) -> dict:
     return {"running_chunks": sum(r["running"] for r in rows), "waiting_chunks": sum(r["waiting"] for r in rows),
             "active_batches": stores.scheduler.batches_in(namespace_id, ACTIVE["batch"]),
             "pending_batches": stores.scheduler.batches_in(namespace_id, [BatchStatus.PENDING.value])}
+
+
+def pick_lane(mine: int | None, others: list[int], n: int) -> int:
+    """The lane for a namespace: the one it had unless another active namespace uses it
+    too, else the lane fewest active namespaces use (lowest first). Pure."""
+    if n <= 1:
+        return 0
+    if mine is not None and mine < n and mine not in others:
+        return mine
+    return min(range(n), key=lambda lane: (others.count(lane), lane))
+
+
+def lane_for(stores: Stores, settings: Settings, namespace_id: str) -> str:
+    """The queue a namespace's chunks are sent to now ("default" in fifo mode)."""
+    names = lanes(settings.chunk_lanes if settings.scheduler == "fair" else 1)
+    if len(names) == 1:
+        return names[0]
+    active = {r["namespace_id"] for r in stores.scheduler.active(ACTIVE)}
+    assigned = stores.scheduler.lanes()
+    others = [lane for ns, lane in assigned.items() if ns in active and ns != namespace_id]
+    lane = pick_lane(assigned.get(namespace_id), others, len(names))
+    if assigned.get(namespace_id) != lane:
+        stores.scheduler.set_lane(namespace_id, lane)
+    return names[lane]

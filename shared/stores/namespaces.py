@@ -48,6 +48,9 @@ class NamespaceStore(Store):
         query: dict[str, Any] = {} if ids is None else {"_id": {"$in": ids}}
         return paginate(self.coll, query, limit=limit, cursor=cursor, render=self.render)
 
+    def with_limits(self, ids: list[str]) -> list[dict]:
+        return list(self.coll.find({"_id": {"$in": list(ids)}}, {"limits": 1}))
+
     def set_limits(self, namespace_id: str, limits: dict) -> dict:
         """Change some of a namespace's limits (the others keep their values)."""
         doc = self.coll.find_one_and_update(

@@ -88,6 +88,13 @@ class SchedulerStore(Store):
     def release(self, namespace_id: str, chunk_id: str) -> None:
         self.slots.update_one({"_id": namespace_id}, {"$pull": {"leases": {"id": chunk_id}}})
 
+    def lanes(self) -> dict[str, int]:
+        """namespace -> the lane its chunks were last sent to."""
+        return {d["_id"]: d["lane"] for d in self.slots.find({"lane": {"$exists": True}}, {"lane": 1})}
+
+    def set_lane(self, namespace_id: str, lane: int) -> None:
+        self.slots.update_one({"_id": namespace_id}, {"$set": {"lane": lane}}, upsert=True)
+
     # -- parking --------------------------------------------------------------------------
     def park(self, kind: str, chunk_id: str) -> bool:
         ledger = self.ledgers[kind]

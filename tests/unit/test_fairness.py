@@ -110,3 +110,14 @@ def test_no_waiting_job_starves(specs, slots):
                 assert now - waited_since[jid] <= bound, (jid, now, jobs)
         now += 1.0
     assert not any(j.waiting for j in jobs.values())
+
+
+def test_each_active_namespace_gets_a_lane_of_its_own_while_lanes_last():
+    from shared.engine.admission import pick_lane
+
+    assert pick_lane(None, [], 8) == 0
+    assert pick_lane(None, [0, 1], 8) == 2
+    assert pick_lane(3, [0, 1], 8) == 3          # sticky
+    assert pick_lane(1, [0, 1], 8) == 2          # another active namespace took it
+    assert pick_lane(None, list(range(8)), 8) == 0  # all taken: share the least used
+    assert pick_lane(5, [], 1) == 0
