@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from shared import backlog
+from shared.backlog import message_age
 from shared.errors import ServiceUnavailable
 from shared.settings import Settings
 from shared.tasknames import queue_for
@@ -21,13 +24,14 @@ class TaskSender:
         if self._app is None:
             with self._lock:
                 if self._app is None:
-                    from celery import Celery
+                    from celery import Celery, signals
 
                     app = Celery("sluice-api", broker=self._settings.redis_url,
                                  backend=self._settings.redis_url)
                     app.conf.broker_transport_options = {
                         "visibility_timeout": self._settings.visibility_timeout_s}
                     app.conf.broker_connection_retry_on_startup = False
+                    signals.before_task_publish.connect(backlog.stamp, weak=False)
                     self._app = app
         return self._app
 
@@ -60,6 +64,17 @@ class TaskSender:
         client = redis.Redis.from_url(self._settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
         try:
             return {q: int(client.llen(q)) for q in queues}
+        finally:
+            client.close()
+
+    def oldest_ages(self, queues: list[str]) -> dict[str, float]:
+        """Seconds the next message of each queue has waited (Redis: the list's tail)."""
+        import redis
+
+        client = redis.Redis.from_url(self._settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            now = time.time()
+            return {q: message_age(client.lindex(q, -1), now) for q in queues}
         finally:
             client.close()
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
+from shared import backlog
 from shared.engine.events import add_listener
 from shared.settings import Settings
 from shared.tasknames import QUEUE_DEFAULT, WEBHOOK_SWEEP, lanes
@@ -28,6 +29,7 @@ def create_celery(settings: Settings | None = None) -> Celery:
     _register_tasks(celery)
     _install_logging(settings.log_level)
     _consume_lanes(settings)
+    signals.before_task_publish.connect(backlog.stamp, weak=False)
     return celery
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 from typing import Any, Callable
 
+from shared.backlog import SENT_HEADER
 from shared.engine.admission import Resend, gated, lane_for
 from shared.tasknames import PROCESS_CHUNK, RUN_CHUNK
 
 TASK_FOR = {"batch": PROCESS_CHUNK, "run": RUN_CHUNK}
-SENT_HEADER = "sluice_sent"
 
 
 def resender(task: Any) -> Resend:
