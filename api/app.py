@@ -15,6 +15,7 @@ from api.auth import authenticate
 from api.errors import register_error_handlers
 from api.metrics import install_metrics
 from api.queue import TaskSender
+from api.ratelimit import install_rate_limits
 from api.resources import register_all
 from shared import logs
 from shared.settings import Settings
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, stores: Stores | None = None
         return resp
 
     register_error_handlers(app)
+    install_rate_limits(app)
     install_metrics(app)
     register_all(app)
     return app

@@ -22,6 +22,7 @@ class Principal:
     key_id: str
     is_admin: bool
     namespaces: frozenset[str] | None  # None = every namespace
+    rate_limit: dict | None = None     # the key's own request budget, if the admin set one
 
     def may_use(self, namespace_id: str) -> bool:
         return self.namespaces is None or namespace_id in self.namespaces
@@ -45,7 +46,7 @@ def authenticate() -> None:
         raise Unauthorized("invalid or revoked API key", code="invalid_api_key")
     scope = key["namespaces"]
     g.principal = Principal(key["_id"], False,
-                            None if scope == ALL_NAMESPACES else frozenset(scope))
+                            None if scope == ALL_NAMESPACES else frozenset(scope), key.get("rate_limit"))
 
 
 def principal() -> Principal:

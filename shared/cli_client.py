@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from typing import Any, Mapping
 
 import requests
@@ -41,6 +42,22 @@ class ApiError(Exception):
 
     def render(self) -> str:
         return format_error(self)
+
+
+MAX_RATE_RETRIES = 5
+MAX_RATE_WAIT_S = 60.0
+
+
+def retry_after(status: int, header: str | None, waited: float) -> float | None:
+    """Seconds to wait before sending a request the API refused with 429 again, or None
+    (not a 429, or waiting would pass MAX_RATE_WAIT_S in all)."""
+    if status != 429:
+        return None
+    try:
+        pause = max(0.0, float(header)) if header else 1.0
+    except ValueError:
+        pause = 1.0
+    return pause if waited + pause <= MAX_RATE_WAIT_S else None
 
 
 def exit_code_for_http(status: int) -> int:
@@ -120,12 +137,19 @@ class ApiClient:
 
     def request(self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None) -> Any:
-        try:
-            resp = self.session.request(method, self.url + path, json=body, params=params,
-                                        headers=self.headers(headers), timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise ApiError(0, "connection_error", f"cannot reach the API at {self.url}: {_reason(exc)}",
-                           method=method, path=path) from exc
+        waited = 0.0
+        for _ in range(MAX_RATE_RETRIES + 1):
+            try:
+                resp = self.session.request(method, self.url + path, json=body, params=params,
+                                            headers=self.headers(headers), timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise ApiError(0, "connection_error", f"cannot reach the API at {self.url}: {_reason(exc)}",
+                               method=method, path=path) from exc
+            pause = retry_after(resp.status_code, resp.headers.get("Retry-After"), waited)
+            if pause is None:
+                break
+            time.sleep(pause)     # over the request budget: wait as long as the API says
+            waited += pause
         if resp.status_code >= 400:
             raise error_from_response(resp.status_code, resp.text, method, path)
         if resp.status_code == 204 or not resp.content:

@@ -151,6 +151,17 @@ class Settings:
     idempotency_ttl_s: int = setting("SLUICE_IDEMPOTENCY_TTL_S", 24 * 3600,
                                      "How long an Idempotency-Key is remembered.")
     log_level: str = setting("SLUICE_LOG_LEVEL", "INFO", "Log level.")
+    rate_key_rps: float = setting("SLUICE_RATE_LIMIT_KEY_RPS", 50.0,
+                                  "Requests per second one API key may make, on average (the admin key is not "
+                                  "limited). Per key: `PATCH /v1/api-keys/{id}`.", positive=True)
+    rate_key_burst: int = setting("SLUICE_RATE_LIMIT_KEY_BURST", 200,
+                                  "Requests one API key may make at once above its rate.", positive=True)
+    rate_namespace_rps: float = setting("SLUICE_RATE_LIMIT_NAMESPACE_RPS", 200.0,
+                                        "Requests per second all keys together may make in one namespace. Per "
+                                        "namespace: `PATCH /v1/namespaces/{id}` with `limits`.", positive=True)
+    rate_namespace_burst: int = setting("SLUICE_RATE_LIMIT_NAMESPACE_BURST", 600,
+                                        "Requests all keys may make at once in one namespace above its rate.",
+                                        positive=True)
     scheduler: str = setting("SLUICE_SCHEDULER", "fair",
                              "How chunks of different batches and runs share the worker pool: `fair` (fair share "
                              "between namespaces, then between one namespace's jobs, by priority) or `fifo` (in "
