@@ -102,3 +102,58 @@ def test_cancel_from_paused(admin, stores, start_worker):
     assert status == 200 and body["status"] == "CANCELED", body
     status, body, _ = api.post(f"/v1/batches/{b}/resume")
     assert status == 409 and body["error"]["code"] == "batch_not_paused"
+
+
+def pipeline(api, name: str) -> str:
+    """A bucket-to-collection pipeline over the tenant's `items`."""
+    status, body, _ = api.post("/v1/collections", json={"collection_name": f"{name}-out",
+                                                       "source": {"type": "bucket", "bucket_id": "items"}})
+    assert status == 201, body
+    ids = []
+    for conn, type_, config in ((f"{name}-src", "bucket", {"bucket_id": "items"}),
+                                (f"{name}-dst", "collection", {"collection_id": f"{name}-out"})):
+        status, body, _ = api.post("/v1/connections", json={"name": conn, "type": type_, "config": config})
+        assert status == 201, body
+        ids.append(body["connection_id"])
+    status, body, _ = api.post("/v1/pipelines", json={
+        "alias": name, "transformation_code": "function transform(r) { return {k: r.k, twice: r.v * 2}; }",
+        "source": {"connection_id": ids[0]}, "destination": {"connection_id": ids[1]}})
+    assert status == 201, body
+    return body["pipeline_id"]
+
+
+def run_view(api, run_id: str) -> dict:
+    status, body, _ = api.get(f"/v1/pipelines/runs/{run_id}")
+    assert status == 200, body
+    return body
+
+
+def test_pipeline_runs_pause_resume_and_share_the_pool(admin, stores, start_worker):
+    big = tenant(admin, stores, "tenant-a", 15_000)
+    small = tenant(admin, stores, "tenant-b", 500)
+    big_p, small_p = pipeline(big, "bulk"), pipeline(small, "quick")
+    start_worker(concurrency=2, env=CHUNK)
+    status, started, _ = big.post(f"/v1/pipelines/{big_p}/runs", json={"priority": "low"})
+    assert status == 200, started
+    run_id = started["id"]
+    wait_until(lambda: run_view(big, run_id)["progress"]["read"] >= 1_000, 60, message="the large run to progress")
+    status, quick, _ = small.post(f"/v1/pipelines/{small_p}/runs", json={"priority": "high"})
+    assert status == 200, quick
+    quick_done = wait_until(lambda: (v := run_view(small, quick["id"]))["status"] == "COMPLETED" and v, 60,
+                            message="the small run")
+    assert quick_done["passed"][-1] == 500 and quick_done["priority"] == "high"
+    assert run_view(big, run_id)["status"] == "RUNNING", "the small run should finish while the large one runs"
+    status, paused, _ = big.post(f"/v1/pipelines/runs/{run_id}/pause")
+    assert status == 200 and paused["status"] == "PAUSED", paused
+    wait_until(lambda: not any(s["leases"] for s in stores.scheduler.namespaces()), 30,
+               message="running chunks to finish")
+    settled = run_view(big, run_id)["progress"]["chunks_done"]
+    window_end = time.monotonic() + 5
+    while time.monotonic() < window_end:
+        view = run_view(big, run_id)
+        assert view["status"] == "PAUSED" and view["progress"]["chunks_done"] == settled
+        time.sleep(0.5)
+    status, resumed, _ = big.post(f"/v1/pipelines/runs/{run_id}/resume")
+    assert status == 200 and resumed["status"] == "RUNNING", resumed
+    done = wait_until(lambda: (v := run_view(big, run_id))["status"] == "COMPLETED" and v, 120, message="the run")
+    assert done["passed"] == [15_000] * 5 and done["failed"] == [0] * 5
