@@ -75,19 +75,22 @@ class Admission:
     job_id: str | None = None
 
 
-# A worker meeting a long run of one job's chunks that must go back decides the same for
-# each: a view this young may say "requeue" again (a wrong requeue costs one message);
-# any other answer is taken from a fresh view.
-RECENT_S = 0.25
-_recent: dict[str, tuple[float, View]] = {}
+# The view of the pool a process decides with is re-read when a job started, paused or
+# resumed since (one small read tells), else at most every RECENT_S: reading it costs a
+# handful of queries, which on short chunks measurably cut throughput. Between, only the
+# running counts can be a little old: caps are exact anyway (the lease is one conditional
+# update) and pause is re-checked by the chunk itself.
+RECENT_S = 0.5
+_recent: dict[str, tuple[float, int, View]] = {}
 
 
-def _decide(stores: Stores, settings: Settings, job_id: str, requeues: int, fresh: bool) -> tuple[str, View]:
+def _decide(stores: Stores, settings: Settings, job_id: str, requeues: int) -> tuple[str, View]:
     cached = _recent.get("view")
-    if fresh or cached is None or time.monotonic() - cached[0] > RECENT_S:
-        cached = (time.monotonic(), snapshot(stores))
+    gen = stores.scheduler.generation()
+    if cached is None or time.monotonic() - cached[0] > RECENT_S or cached[1] != gen:
+        cached = (time.monotonic(), gen, snapshot(stores))
         _recent["view"] = cached
-    view = cached[1]
+    view = cached[2]
     job = view.jobs.get(job_id)
     if job is None:
         return RUN, view
@@ -98,9 +101,7 @@ def _decide(stores: Stores, settings: Settings, job_id: str, requeues: int, fres
 def admit(stores: Stores, settings: Settings, kind: str, chunk: dict, requeues: int) -> Admission:
     """Decide for one chunk a worker has just received; a RUN holds a lease on a slot."""
     job_id = chunk[OWNER[kind]]
-    action, view = _decide(stores, settings, job_id, requeues, fresh=False)
-    if action != REQUEUE:
-        action, view = _decide(stores, settings, job_id, requeues, fresh=True)
+    action, view = _decide(stores, settings, job_id, requeues)
     job = view.jobs.get(job_id)
     if job is None:
         return Admission(RUN)      # not active: the chunk body skips it at no cost
@@ -215,6 +216,7 @@ def pick_lane(mine: int | None, others: list[int], n: int) -> int:
 def lane_for(stores: Stores, settings: Settings, namespace_id: str) -> str:
     """The queue a namespace's chunks are sent to now ("default" in fifo mode)."""
     names = lanes(settings.chunk_lanes if settings.scheduler == "fair" else 1)
+    stores.scheduler.bump()       # a job is launching work: every process re-reads the pool
     if len(names) == 1:
         return names[0]
     active = {r["namespace_id"] for r in stores.scheduler.active(ACTIVE)}

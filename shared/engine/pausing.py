@@ -32,6 +32,7 @@ def pause(stores: Stores, kind: str, job_id: str, namespace_id: str) -> dict:
     if is_terminal(kind, job["status"]):
         raise Conflict(f"{kind} is already {job['status']}", code=f"{kind}_finished")
     paused = store.transition(job_id, PAUSED, {"paused_at": utcnow()})
+    stores.scheduler.bump()
     if paused is None:
         raise Conflict(f"{kind} has not started yet; cancel it instead", code=f"{kind}_not_started")
     return paused
@@ -44,6 +45,7 @@ def resume(stores: Stores, kind: str, job_id: str, namespace_id: str, send: Send
         raise Conflict(f"{kind} is {job['status']}, not PAUSED", code=f"{kind}_not_paused")
     # heartbeat_at restarts the watchdog's stall clock: the paused time was no stall.
     resumed = store.transition(job_id, RUNNING[kind], {"heartbeat_at": utcnow(), "paused_at": None})
+    stores.scheduler.bump()
     if resumed is None:
         return store.get(job_id)
     task = PROCESS_CHUNK if kind == "batch" else RUN_CHUNK

@@ -24,6 +24,7 @@ class SchedulerStore(Store):
     def __init__(self, db: Any, ledgers: dict[str, ChunkLedger]):
         super().__init__(db)
         self.slots = db["sched_namespaces"]
+        self.state = db["sched_state"]
         self.ledgers = ledgers          # kind ("batch" | "run") -> its chunk ledger
         # Read-only here: the rows of the jobs themselves (owned by BatchStore and RunStore).
         self.owners = {"batch": db["batches"], "run": db["runs"]}
@@ -58,6 +59,14 @@ class SchedulerStore(Store):
         ledger = self.ledgers[kind]
         return ledger.coll.count_documents({ledger.owner_field: job_id, "done": False,
                                             "parked": {"$ne": True}})
+
+    def generation(self) -> int:
+        """Bumped whenever jobs start, pause or resume: a cached view older than it is stale."""
+        doc = self.state.find_one({"_id": "generation"})
+        return doc["n"] if doc else 0
+
+    def bump(self) -> None:
+        self.state.update_one({"_id": "generation"}, {"$inc": {"n": 1}}, upsert=True)
 
     # -- slots ----------------------------------------------------------------------------
     def namespaces(self) -> list[dict]:
