@@ -16,6 +16,7 @@ from api.console import register as register_console
 from api.errors import register_error_handlers
 from api.metrics import install_metrics
 from api.queue import TaskSender
+from api.ratelimit import install_rate_limits
 from api.resources import register_all
 from shared import logs
 from shared.settings import Settings
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, *, stores: Stores | None = None
         return resp
 
     register_error_handlers(app)
+    install_rate_limits(app)
     install_metrics(app)
     register_all(app)
     register_console(app)

@@ -26,6 +26,7 @@ class Principal:
     key_id: str
     is_admin: bool
     namespaces: frozenset[str] | None  # None = every namespace
+    rate_limit: dict | None = None     # the key's own request budget, if the admin set one
 
     def may_use(self, namespace_id: str) -> bool:
         return self.namespaces is None or namespace_id in self.namespaces
@@ -71,7 +72,8 @@ def principal_for_secret(token: str) -> Principal | None:
 
 def principal_for_key(key: dict) -> Principal:
     scope = key["namespaces"]
-    return Principal(key["_id"], False, None if scope == ALL_NAMESPACES else frozenset(scope))
+    return Principal(key["_id"], False, None if scope == ALL_NAMESPACES else frozenset(scope),
+                     key.get("rate_limit"))
 
 
 def authenticate_metrics() -> None:

@@ -20,8 +20,8 @@ from flask import Flask, Response, g, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
+from api.resources.queues.routes import report
 from shared.status import StreamingStatus
-from shared.tasknames import QUEUES
 
 RUNNING_STREAMING = {StreamingStatus.SNAPSHOTTING.value, StreamingStatus.STREAMING.value}
 
@@ -50,13 +50,28 @@ class StoreCollector:
             yield fam
         yield from self._stored(stores.metrics.all())
         yield from self._streaming(stores.streaming.metrics_rows())
+        yield from self._backlog(report(stores, self.app.extensions["sluice.tasks"],
+                                        self.app.config["SLUICE_SETTINGS"].chunk_lanes))
+
+    @staticmethod
+    def _backlog(rep: dict) -> Iterable[Any]:
+        """Queue depth and oldest-message age per queue; chunks waiting/running per namespace
+        and priority (the autoscaling signals; GET /v1/queues has the same as JSON)."""
         depth = GaugeMetricFamily("sluice_queue_depth", "messages waiting per Celery queue", labels=["queue"])
-        try:
-            for queue, n in self.app.extensions["sluice.tasks"].queue_depths(QUEUES).items():
-                depth.add_metric([queue], n)
-        except Exception:  # noqa: BLE001 - a scrape must not fail because Redis blinked
-            pass
-        yield depth
+        age = GaugeMetricFamily("sluice_queue_oldest_age_seconds", "how long the next message of a queue has "
+                                "waited", labels=["queue"])
+        for q in rep["queues"]:
+            if q["depth"] is not None:
+                depth.add_metric([q["queue"]], q["depth"])
+            if q["oldest_age_seconds"] is not None:
+                age.add_metric([q["queue"]], q["oldest_age_seconds"])
+        waiting = GaugeMetricFamily("sluice_chunks_waiting", "chunks enqueued and not started",
+                                    labels=["namespace", "priority"])
+        running = GaugeMetricFamily("sluice_chunks_running", "chunks running now", labels=["namespace", "priority"])
+        for row in rep["namespaces"]:
+            waiting.add_metric([row["namespace_id"], row["priority"]], row["waiting"])
+            running.add_metric([row["namespace_id"], row["priority"]], row["running"])
+        return [depth, age, waiting, running]
 
     @staticmethod
     def _streaming(rows: list[dict]) -> Iterable[Any]:

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from contextlib import contextmanager
 from typing import Any, Iterator
 
 import kombu.exceptions
 import redis.exceptions
 
+from shared import backlog
+from shared.backlog import message_age
 from shared.brokerconf import broker_config
 from shared.errors import ServiceUnavailable
 from shared.settings import Settings
@@ -31,7 +34,7 @@ class TaskSender:
         if self._app is None:
             with self._lock:
                 if self._app is None:
-                    from celery import Celery
+                    from celery import Celery, signals
 
                     app = Celery("sluice-api")
                     # The workers' broker settings (queues, quorum type, confirms), so the
@@ -43,6 +46,7 @@ class TaskSender:
                     app.conf.broker_connection_timeout = 2
                     app.conf.task_publish_retry_policy = {"max_retries": 2, "interval_start": 0,
                                                           "interval_step": 0.2, "interval_max": 0.5}
+                    signals.before_task_publish.connect(backlog.stamp, weak=False)
                     self._app = app
         return self._app
 
@@ -104,6 +108,17 @@ class TaskSender:
                     except Exception:  # noqa: BLE001 - already closed by the broker
                         pass
         return out
+
+    def oldest_ages(self, queues: list[str]) -> dict[str, float]:
+        """Seconds the next message of each queue has waited (Redis: the list's tail)."""
+        import redis
+
+        client = redis.Redis.from_url(self._settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        try:
+            now = time.time()
+            return {q: message_age(client.lindex(q, -1), now) for q in queues}
+        finally:
+            client.close()
 
     def ping_workers(self, timeout: float = 1.0) -> list[str]:
         """Names of the workers that answer; none while the broker is unreachable (a pooled

@@ -87,6 +87,11 @@ class Unprocessable(UserError):
     status, code = 422, "unprocessable"
 
 
+class TooManyRequests(UserError):
+    """Over a request budget; the response carries Retry-After and RateLimit-* headers."""
+    status, code = 429, "rate_limited"
+
+
 class PayloadTooLarge(UserError):
     status, code = 413, "payload_too_large"
 

@@ -30,6 +30,13 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("must be true or false")
 
 
+def _parse_mode(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("fair", "fifo"):
+        raise ValueError("must be fair or fifo")
+    return value
+
+
 _KIND_WORDS = {int: "an integer", float: "a number"}
 
 
@@ -173,6 +180,32 @@ class Settings:
     metrics_token: str = setting("SLUICE_METRICS_TOKEN", "",
                                  "Bearer token that may read `GET /metrics` (the admin key may too). Unset: only "
                                  "the admin key. See [Metrics, health, logs](#metrics-health-logs).", secret=True)
+    rate_key_rps: float = setting("SLUICE_RATE_LIMIT_KEY_RPS", 50.0,
+                                  "Requests per second one API key may make, on average (the admin key is not "
+                                  "limited). Per key: `PATCH /v1/api-keys/{id}`.", positive=True)
+    rate_key_burst: int = setting("SLUICE_RATE_LIMIT_KEY_BURST", 200,
+                                  "Requests one API key may make at once above its rate.", positive=True)
+    rate_namespace_rps: float = setting("SLUICE_RATE_LIMIT_NAMESPACE_RPS", 200.0,
+                                        "Requests per second all keys together may make in one namespace. Per "
+                                        "namespace: `PATCH /v1/namespaces/{id}` with `limits`.", positive=True)
+    rate_namespace_burst: int = setting("SLUICE_RATE_LIMIT_NAMESPACE_BURST", 600,
+                                        "Requests all keys may make at once in one namespace above its rate.",
+                                        positive=True)
+    scheduler: str = setting("SLUICE_SCHEDULER", "fair",
+                             "How chunks of different batches and runs share the worker pool: `fair` (fair share "
+                             "between namespaces, then between one namespace's jobs, by priority) or `fifo` (in "
+                             "the order they were enqueued). Pause and namespace caps hold in both. See "
+                             "[Sharing the pool](#sharing-the-pool).", parse=_parse_mode)
+    chunk_lanes: int = setting("SLUICE_CHUNK_LANES", 8,
+                               "Chunk queues (lanes) under the fair scheduler: each active namespace's chunks go to "
+                               "a lane of their own while lanes last, and workers that consume `default` consume "
+                               "them all (kombu's Redis transport alternates between them).", positive=True)
+    priority_aging_s: float = setting("SLUICE_PRIORITY_AGING_S", 30.0,
+                                      "Work that has started no chunk for this long moves up one priority level "
+                                      "(low → normal → high), so low priority never starves.", positive=True)
+    max_requeues: int = setting("SLUICE_MAX_REQUEUES", 50,
+                                "A chunk put back at the tail of its queue this often runs anyway (bounds the "
+                                "cost of a stale view of the pool).", positive=True)
     streaming: StreamingSettings = field(default_factory=StreamingSettings,
                                          metadata={"nested": StreamingSettings})
 

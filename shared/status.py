@@ -12,6 +12,7 @@ from enum import Enum
 class BatchStatus(str, Enum):
     PENDING = "PENDING"
     PROCESSING = "PROCESSING"
+    PAUSED = "PAUSED"           # no new chunk starts; chunks in progress finish
     COMPLETED = "COMPLETED"
     COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS"
     FAILED = "FAILED"
@@ -21,6 +22,7 @@ class BatchStatus(str, Enum):
 class RunStatus(str, Enum):
     PENDING = "PENDING"
     RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
     COMPLETED = "COMPLETED"
     COMPLETED_WITH_ERRORS = "COMPLETED_WITH_ERRORS"
     FAILED = "FAILED"
@@ -55,18 +57,21 @@ _B, _R, _S = BatchStatus, RunStatus, StreamingStatus
 TRANSITIONS: dict[str, dict[str, frozenset[str]]] = {
     "batch": {
         _B.PENDING: frozenset({_B.FAILED, _B.COMPLETED, _B.COMPLETED_WITH_ERRORS, _B.CANCELED}),  # retry
-        _B.PROCESSING: frozenset({_B.PENDING, _B.PROCESSING}),
+        _B.PROCESSING: frozenset({_B.PENDING, _B.PROCESSING, _B.PAUSED}),   # PAUSED: resume
+        _B.PAUSED: frozenset({_B.PROCESSING}),
         _B.COMPLETED: frozenset({_B.PENDING, _B.PROCESSING}),
         _B.COMPLETED_WITH_ERRORS: frozenset({_B.PENDING, _B.PROCESSING}),
-        _B.FAILED: frozenset({_B.PENDING, _B.PROCESSING}),
-        _B.CANCELED: frozenset({_B.PENDING, _B.PROCESSING}),
+        # A chunk that was running when its batch was paused may still fail it.
+        _B.FAILED: frozenset({_B.PENDING, _B.PROCESSING, _B.PAUSED}),
+        _B.CANCELED: frozenset({_B.PENDING, _B.PROCESSING, _B.PAUSED}),
     },
     "run": {
-        _R.RUNNING: frozenset({_R.PENDING, _R.RUNNING}),
+        _R.RUNNING: frozenset({_R.PENDING, _R.RUNNING, _R.PAUSED}),
+        _R.PAUSED: frozenset({_R.RUNNING}),
         _R.COMPLETED: frozenset({_R.PENDING, _R.RUNNING}),
         _R.COMPLETED_WITH_ERRORS: frozenset({_R.PENDING, _R.RUNNING}),
-        _R.FAILED: frozenset({_R.PENDING, _R.RUNNING}),
-        _R.CANCELED: frozenset({_R.PENDING, _R.RUNNING}),
+        _R.FAILED: frozenset({_R.PENDING, _R.RUNNING, _R.PAUSED}),
+        _R.CANCELED: frozenset({_R.PENDING, _R.RUNNING, _R.PAUSED}),
     },
     "streaming": {
         _S.STARTING: frozenset({_S.NOT_RUNNING, _S.FAILED}),
@@ -85,8 +90,8 @@ TERMINAL: dict[str, frozenset[str]] = {
 }
 
 ACTIVE: dict[str, frozenset[str]] = {
-    "batch": frozenset({_B.PENDING, _B.PROCESSING}),
-    "run": frozenset({_R.PENDING, _R.RUNNING}),
+    "batch": frozenset({_B.PENDING, _B.PROCESSING, _B.PAUSED}),
+    "run": frozenset({_R.PENDING, _R.RUNNING, _R.PAUSED}),
     "streaming": frozenset({_S.STARTING, _S.SNAPSHOTTING, _S.STREAMING, _S.STOPPING}),
 }
 

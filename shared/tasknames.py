@@ -44,5 +44,11 @@ ROUTES: dict[str, str] = {
 }
 
 
+def lanes(n: int) -> list[str]:
+    """The chunk queues ("lanes") workers consuming `default` also consume: `default` itself,
+    then default.1 … default.{n-1}. Each active namespace's chunks go to one lane."""
+    return [QUEUE_DEFAULT] + [f"{QUEUE_DEFAULT}.{i}" for i in range(1, max(1, n))]
+
+
 def queue_for(name: str) -> str:
     return ROUTES.get(name, QUEUE_DEFAULT)

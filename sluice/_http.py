@@ -1,10 +1,11 @@
 """The one HTTP client of the project: our headers, the error envelope, pagination cursors and
 retries of transient failures.
 
-Retried (with backoff, at most `retries` times): connection errors, 503 and 429 (waiting at
-least Retry-After), for idempotent methods (GET, PUT, DELETE, HEAD) and for requests carrying an
-Idempotency-Key, and for the POST …/list routes, which only read. Any other POST or PATCH is
-sent once: sent twice, it could act twice."""
+Retried (with backoff, at most `retries` times): a 429 for every request, after at least its
+Retry-After (the API refused it before doing anything, so sending it again cannot act twice);
+connection errors and 503 for idempotent methods (GET, PUT, DELETE, HEAD), for requests
+carrying an Idempotency-Key, and for the POST …/list routes, which only read. Any other POST or
+PATCH that failed that way is not sent again: it may have acted."""
 from __future__ import annotations
 
 import random
@@ -27,6 +28,8 @@ def may_retry(method: str, headers: Mapping[str, str] | None, status: int, read_
     """Whether a failure with `status` (0: no answer) is retried for this request."""
     if status not in TRANSIENT_STATUSES:
         return False
+    if status == 429:   # refused before anything was done (the rate limit is checked first)
+        return True
     has_key = any(k.lower() == "idempotency-key" for k in (headers or {}))
     return read_only or method.upper() in IDEMPOTENT_METHODS or has_key
 

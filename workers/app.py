@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 
+from shared import backlog
 from shared.engine.events import add_listener
 from shared.settings import Settings
-from shared.tasknames import WEBHOOK_SWEEP
+from shared.tasknames import QUEUE_DEFAULT, WEBHOOK_SWEEP, lanes
 from workers import liveness, tasks
 from workers.base import runtime
 from workers.celeryconfig import celery_config
@@ -28,7 +29,23 @@ def create_celery(settings: Settings | None = None) -> Celery:
     _register_tasks(celery)
     _install_logging(settings.log_level)
     liveness.install(celery)
+    _consume_lanes(settings)
+    signals.before_task_publish.connect(backlog.stamp, weak=False)
     return celery
+
+
+def _consume_lanes(settings: Settings) -> None:
+    """A worker told to consume `default` consumes every chunk lane too, so no command line
+    (tests, compose, `sluice up`) has to list them."""
+    from celery import signals
+
+    @signals.celeryd_after_setup.connect(weak=False)
+    def _add(sender: Any = None, instance: Any = None, **_: Any) -> None:
+        queues = instance.app.amqp.queues
+        if QUEUE_DEFAULT in queues.consume_from:
+            for lane in lanes(settings.chunk_lanes):
+                if lane not in queues.consume_from:
+                    queues.select_add(lane)
 
 
 def _install_logging(level: str) -> None:

@@ -13,12 +13,14 @@ from celery import chord
 from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.engine import batches as engine
+from shared.engine import limits
 from shared.engine.chunk import process_chunk
 from shared.retry import TRANSIENT_ERRORS
 from shared.status import BatchStatus
 from shared.tasknames import PROCESS_CHUNK, START_BATCH, TIER_DONE, WATCHDOG
 from shared.timeutil import utcnow
 from workers.base import Context, SluiceTask, chunk_failure, fail_job, fn
+from workers.gating import lane, run_gated
 
 log = logging.getLogger("sluice.batches")
 
@@ -28,7 +30,8 @@ def dispatch_tier(task: Context, batch_id: str, tier_num: int, chunk_ids: list[s
     if not chunk_ids:
         callback.apply_async()
         return
-    header = [task.sig(PROCESS_CHUNK, cid).set(task_id=f"{cid}{suffix}") for cid in chunk_ids]
+    queue = lane(task, task.stores.batches.get(batch_id)["namespace_id"])
+    header = [task.sig(PROCESS_CHUNK, cid).set(task_id=f"{cid}{suffix}", queue=queue) for cid in chunk_ids]
     chord(header)(callback)
 
 
@@ -39,24 +42,33 @@ def launch(task: Context, batch_id: str, tier_num: int, only_ids: dict | None = 
 
 
 def start_batch(task: SluiceTask, batch_id: str) -> None:
-    batch = engine.start(task.stores, batch_id)
-    if batch is None:
-        return  # canceled before it started, or already started by a redelivery
-    tier_num, only_ids = engine.start_plan(batch)
-    launch(task, batch_id, tier_num, only_ids)
+    # Nothing started: canceled before it started, already started by a redelivery, or
+    # queued behind its namespace's max_active_batches.
+    launch_started(task, limits.start_or_queue(task.stores, batch_id))
 
 
-def process(task: SluiceTask, chunk_id: str) -> dict:
-    # Records a slow chunk hands on run outside the tier's chord: the tier's callback
-    # waits for them through the chunk rows (finish_tier says "wait").
-    return process_chunk(task.stores, task.settings, chunk_id, task.request.hostname,
-                         dispatch=lambda ids: [task.send(PROCESS_CHUNK, c, task_id=c) for c in ids])
+def launch_started(task: SluiceTask, started: list[dict]) -> None:
+    for batch in started:
+        tier_num, only_ids = engine.start_plan(batch)
+        launch(task, batch["_id"], tier_num, only_ids)
+
+
+def process(task: SluiceTask, chunk_id: str, requeues: int = 0) -> dict:
+    # Records a slow chunk hands on, and chunks the fair-scheduling gate puts back or
+    # parks, run outside the tier's chord: the tier's callback waits for them through the
+    # chunk rows (finish_tier says "wait").
+    return run_gated(task, "batch", chunk_id, requeues, lambda: process_chunk(
+        task.stores, task.settings, chunk_id, task.request.hostname,
+        dispatch=lambda ids: [task.send(PROCESS_CHUNK, c, task_id=c) for c in ids]))
 
 
 def tier_done(task: SluiceTask, batch_id: str, tier_num: int) -> str:
     outcome = engine.finish_tier(task.stores, batch_id, tier_num)
     if outcome == "next":
         launch(task, batch_id, tier_num + 1)
+    elif outcome == "done":
+        namespace_id = task.stores.batches.get(batch_id)["namespace_id"]
+        launch_started(task, limits.start_queued(task.stores, namespace_id))
     elif outcome == "wait":
         # Poll until the stragglers finish; the watchdog re-dispatches them if they died.
         task.send(TIER_DONE, batch_id, tier_num, countdown=2)

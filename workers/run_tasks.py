@@ -13,6 +13,7 @@ from shared.engine.scheduler import tick
 from shared.tasknames import RUN_CHUNK, RUN_DONE, RUN_WATCHDOG, SCHEDULE_TICK, START_RUN
 from shared.timeutil import utcnow
 from workers.base import Context, SluiceTask, chunk_failure, fail_job, fn
+from workers.gating import lane, run_gated
 
 log = logging.getLogger("sluice.runs")
 
@@ -36,15 +37,18 @@ def start_run(task: SluiceTask, run_id: str) -> int:
 def dispatch(task: Context, run_id: str, chunk_ids: list[str], suffix: str = "") -> None:
     callback = task.sig(RUN_DONE, run_id).set(task_id=f"{run_id}:done{suffix}")
     if chunk_ids:
-        chord([task.sig(RUN_CHUNK, c).set(task_id=f"{c}{suffix}") for c in chunk_ids])(callback)
+        queue = lane(task, task.stores.runs.get(run_id)["namespace_id"])
+        chord([task.sig(RUN_CHUNK, c).set(task_id=f"{c}{suffix}", queue=queue) for c in chunk_ids])(callback)
     else:
         callback.apply_async()
 
 
-def run_chunk(task: SluiceTask, chunk_id: str) -> dict:
-    # Records a slow chunk hands on: run_done waits for them through the chunk rows.
-    return process_run_chunk(task.stores, task.settings, chunk_id,
-                             dispatch=lambda ids: [task.send(RUN_CHUNK, c, task_id=c) for c in ids])
+def run_chunk(task: SluiceTask, chunk_id: str, requeues: int = 0) -> dict:
+    # Records a slow chunk hands on, and chunks the gate puts back or parks: run_done
+    # waits for them through the chunk rows.
+    return run_gated(task, "run", chunk_id, requeues, lambda: process_run_chunk(
+        task.stores, task.settings, chunk_id,
+        dispatch=lambda ids: [task.send(RUN_CHUNK, c, task_id=c) for c in ids]))
 
 
 def run_done(task: SluiceTask, run_id: str) -> str:

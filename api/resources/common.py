@@ -3,10 +3,16 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from shared.engine.fairness import PRIORITIES
 from shared.ids import NAME_RE, NAME_RULE
 
 name_field = lambda **kw: fields.String(  # noqa: E731 - a tiny field factory
     validate=validate.Regexp(NAME_RE, error=NAME_RULE), **kw)
+
+# low | normal | high; None: the namespace's default priority
+priority_field = lambda **kw: fields.String(  # noqa: E731 - a tiny field factory
+    **{"load_default": None, "allow_none": True,
+       "validate": validate.OneOf(PRIORITIES, error="must be one of: " + ", ".join(PRIORITIES)), **kw})
 
 
 class StrictSchema(Schema):

@@ -91,6 +91,8 @@ def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str
         return {"skipped": True}
     batch = stores.batches.get(chunk["batch_id"])
     counts = dict.fromkeys(("fetched", "after_filter", "processed", "written", "failed"), 0)
+    if batch["status"] == BatchStatus.PAUSED.value:
+        return {"paused": True}   # left pending: the scheduler parks it until resume
     if batch["status"] != BatchStatus.PROCESSING.value or batch.get("cancel_requested"):
         stores.batches.complete_chunk(chunk_id, counts, {}, 0, chunk=chunk)
         return {"skipped": True}

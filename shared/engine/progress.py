@@ -34,7 +34,9 @@ def render_batch(batch: dict, stats: dict[int, dict]) -> dict:
         for code, n in s["errors_by_code"].items():
             errors[code] = errors.get(code, 0) + n
     return {"batch_id": batch["_id"], "task_id": batch["task_id"], "collection_id": batch["collection_id"],
-            "status": batch["status"], "total_tiers": batch["total_tiers"],
+            "status": batch["status"], "priority": batch.get("priority", "normal"),
+            "queued": bool(batch.get("queued")) and batch["status"] == "PENDING",
+            "total_tiers": batch["total_tiers"],
             "current_tier": batch.get("current_tier", 0), "attempt": batch.get("attempt", 1),
             "created_at": batch["created_at"], "started_at": batch.get("started_at"),
             "completed_at": batch.get("completed_at"),

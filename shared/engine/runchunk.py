@@ -66,6 +66,8 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
         return {"skipped": True}
     run = stores.runs.get(chunk["run_id"])
     passed, failed = [0] * len(STEPS), [0] * len(STEPS)
+    if run["status"] == RunStatus.PAUSED.value:
+        return {"paused": True}   # left pending: the scheduler parks it until resume
     if run["status"] != RunStatus.RUNNING.value:
         stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "duration_ms": 0},
                                     when=stores.runs.ledger.same_split(chunk))

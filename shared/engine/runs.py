@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.connectors import source_for
+from shared.engine.admission import resolve_priority
 from shared.engine.events import emit
 from shared.errors import Unprocessable
 from shared.ids import new_id
@@ -18,7 +19,8 @@ R = RunStatus
 JS_ENTRY_POINTS = ("transform", "execute")
 
 
-def start_run(stores: Stores, pipeline: dict, incremental: bool | None, trigger: str) -> dict:
+def start_run(stores: Stores, pipeline: dict, incremental: bool | None, trigger: str,
+              priority: str | None = None) -> dict:
     """Create a run and claim the pipeline for it, or refuse with the seed's messages."""
     if not pipeline.get("enabled", True):
         raise Unprocessable("pipeline is disabled", code="pipeline_disabled")
@@ -34,6 +36,7 @@ def start_run(stores: Stores, pipeline: dict, incremental: bool | None, trigger:
     return stores.runs.create({
         "_id": run_id, "namespace_id": pipeline["namespace_id"], "pipeline": pipeline["_id"],
         "status": R.PENDING.value, "incremental": incremental, "trigger": trigger,
+        "priority": resolve_priority(stores, pipeline["namespace_id"], priority),
         "cursor_from": cursor, "startTime": now, "endTime": None, "error": "",
         "created_at": now, "updated_at": now, "heartbeat_at": now, "redispatches": 0})
 
@@ -99,6 +102,7 @@ def run_view(run: dict, totals: dict) -> dict:
     return {"id": run["_id"], "pipeline": run["pipeline"], "startTime": run["startTime"],
             "endTime": run.get("endTime"), "passed": totals["passed"], "failed": totals["failed"],
             "error": run.get("error") or "", "status": run["status"], "steps": list(STEPS),
+            "priority": run.get("priority", "normal"),
             "incremental": run.get("incremental", False), "trigger": run.get("trigger"),
             "progress": {"read": handled, "total": total,
                          "percent": round(100.0 * handled / total, 1) if total else

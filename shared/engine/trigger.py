@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from shared.engine import batches, sources
+from shared.engine.admission import resolve_priority
 from shared.errors import Unprocessable, ValidationFailed
 from shared.filters import parse_filter
 from shared.stores import Stores
@@ -94,6 +95,7 @@ def create_trigger_batch(stores: Stores, ns_id: str, collection: dict, body: dic
                   "object_count": None, "document_count": count}
         deterministic = True
     batch = batches.new_batch(ns_id, collection, all_cols, trigger, counts, deterministic)
+    batch["priority"] = resolve_priority(stores, ns_id, body.get("priority"))
     return stores.batches.create(batch)
 
 

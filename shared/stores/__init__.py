@@ -19,6 +19,7 @@ from shared.stores.namespaces import NamespaceStore
 from shared.stores.objects import ObjectStore
 from shared.stores.pipelines import PipelineStore
 from shared.stores.runs import RunStore
+from shared.stores.scheduler import SchedulerStore
 from shared.stores.streaming import StreamingStore
 from shared.stores.taxonomies import TaxonomyStore
 from shared.stores.webhooks import WebhookStore
@@ -45,6 +46,7 @@ class Stores:
         self.connections = ConnectionStore(db, box)
         self.pipelines = PipelineStore(db)
         self.runs = RunStore(db)
+        self.scheduler = SchedulerStore(db, {"batch": self.batches.ledger, "run": self.runs.ledger})
         self.streaming = StreamingStore(db)
         self.metrics = MetricsStore(db)
         self.webhooks = WebhookStore(db, box)

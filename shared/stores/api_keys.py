@@ -4,6 +4,8 @@ import hashlib
 import secrets
 from typing import Any
 
+from pymongo import ReturnDocument
+
 from shared.errors import NotFound
 from shared.ids import new_id
 from shared.stores.base import ASCENDING, IndexModel, Store
@@ -51,6 +53,15 @@ class ApiKeyStore(Store):
         res = self.coll.update_one({"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": utcnow()}})
         if res.matched_count == 0:
             raise NotFound(f"api key '{key_id}' does not exist", code="api_key_not_found")
+
+    def set_rate_limit(self, key_id: str, limit: dict) -> dict:
+        """Change a key's request budget (`requests_per_second`, `burst`; None: the default)."""
+        doc = self.coll.find_one_and_update(
+            {"_id": key_id, "revoked_at": None},
+            {"$set": {f"rate_limit.{k}": v for k, v in limit.items()}}, return_document=ReturnDocument.AFTER)
+        if doc is None:
+            raise NotFound(f"api key '{key_id}' does not exist", code="api_key_not_found")
+        return doc
 
     def forget_namespace(self, namespace_id: str) -> None:
         self.coll.update_many({"namespaces": namespace_id}, {"$pull": {"namespaces": namespace_id}})

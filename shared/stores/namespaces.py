@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shared.errors import Conflict, NamespaceNotFound
@@ -49,6 +50,19 @@ class NamespaceStore(Store):
     def list(self, *, ids: list[str] | None, limit: int | None, cursor: str | None) -> Page:
         query: dict[str, Any] = {} if ids is None else {"_id": {"$in": ids}}
         return paginate(self.coll, query, limit=limit, cursor=cursor, render=self.render)
+
+    def with_limits(self, ids: list[str]) -> list[dict]:
+        return list(self.coll.find({"_id": {"$in": list(ids)}}, {"limits": 1}))
+
+    def set_limits(self, namespace_id: str, limits: dict) -> dict:
+        """Change some of a namespace's limits (the others keep their values)."""
+        doc = self.coll.find_one_and_update(
+            {"_id": namespace_id},
+            {"$set": {**{f"limits.{k}": v for k, v in limits.items()}, "updated_at": utcnow()}},
+            return_document=ReturnDocument.AFTER)
+        if doc is None:
+            raise NamespaceNotFound(details=[{"path": "namespace", "message": f"no namespace '{namespace_id}'"}])
+        return doc
 
     def delete(self, namespace_id: str) -> None:
         self.coll.delete_one({"_id": namespace_id})

@@ -39,7 +39,8 @@ def test_one_exception_class_per_family(status, cls):
     ("GET", None, 503, True), ("GET", None, 0, True), ("GET", None, 429, True), ("PUT", None, 503, True),
     ("DELETE", None, 0, True), ("GET", None, 500, False), ("GET", None, 404, False),
     ("POST", None, 503, False), ("POST", None, 0, False), ("PATCH", None, 503, False),
-    ("POST", {"Idempotency-Key": "k"}, 503, True), ("POST", {"idempotency-key": "k"}, 0, True)])
+    ("POST", {"Idempotency-Key": "k"}, 503, True), ("POST", {"idempotency-key": "k"}, 0, True),
+    ("POST", None, 429, True), ("PATCH", None, 429, True)])
 def test_only_calls_safe_to_repeat_are_retried(method, headers, status, retried):
     assert may_retry(method, headers, status) is retried
 

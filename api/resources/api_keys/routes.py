@@ -6,7 +6,7 @@ from api.auth import require_admin
 from api.context import stores
 from api.jsonio import load, page_response, query_int
 from api.openapi import documented
-from api.resources.api_keys.schemas import ApiKeyCreatedSchema, ApiKeyCreateSchema
+from api.resources.api_keys.schemas import ApiKeyCreatedSchema, ApiKeyCreateSchema, ApiKeyPatchSchema
 from shared.errors import ValidationFailed
 
 bp = Blueprint("api_keys", __name__, url_prefix="/v1/api-keys")
@@ -40,6 +40,15 @@ def list_():
     require_admin()
     page = stores().api_keys.list(limit=query_int("limit"), cursor=request.args.get("cursor"))
     return page_response(page)
+
+
+@bp.patch("/<key_id>")
+@documented("Set an API key's request budget (admin key): requests_per_second and burst; null is the default",
+            body=ApiKeyPatchSchema, namespaced=False, errors={403: "not the admin key", 404: "no such key"})
+def patch(key_id: str):
+    require_admin()
+    body = load(ApiKeyPatchSchema())
+    return stores().api_keys.render(stores().api_keys.set_rate_limit(key_id, body["rate_limit"]))
 
 
 @bp.delete("/<key_id>")

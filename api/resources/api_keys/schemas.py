@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validate
 
 from api.resources.common import StrictSchema
 
@@ -19,6 +19,16 @@ class ScopeField(fields.Field):
 class ApiKeyCreateSchema(StrictSchema):
     name = fields.String(required=True)
     namespaces = ScopeField(required=True)
+
+
+class RateLimitSchema(StrictSchema):
+    """A key's own request budget; null returns to the server default."""
+    requests_per_second = fields.Float(allow_none=True, validate=validate.Range(min=0.01))
+    burst = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+
+
+class ApiKeyPatchSchema(StrictSchema):
+    rate_limit = fields.Nested(RateLimitSchema, required=True)
 
 
 class ApiKeySchema(Schema):

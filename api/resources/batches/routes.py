@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, request
 
 from api.auth import namespace_id
@@ -9,6 +11,7 @@ from api.openapi import documented
 from api.validate import load_all
 from api.resources.batches.schemas import BatchListSchema, RetrySchema
 from shared.engine import batches as engine
+from shared.engine import pausing
 from shared.engine.progress import render_batch
 from shared.errors import ValidationFailed
 from shared.tasknames import START_BATCH
@@ -60,7 +63,24 @@ def cancel_and_revoke(batch_id: str) -> dict:
     batch = engine.cancel(stores(), batch_id, namespace_id())
     pending = stores().batches.pending_chunks(batch["_id"], batch["attempt"], batch.get("current_tier", 0))
     tasks().revoke([c["_id"] for c in pending])
+    # Its place under the namespace's max_active_batches is free: the oldest queued batch starts.
+    queued = stores().scheduler.oldest_queued(batch["namespace_id"], "PENDING")
+    if queued is not None:
+        tasks().send(START_BATCH, (queued["_id"],), task_id=f"{queued['_id']}:start:{secrets.token_hex(3)}")
     return stores().batches.get(batch["_id"])
+
+
+@bp.post("/<batch_id>/pause")
+@documented("Pause a batch: no new chunk starts, chunks in progress finish; status PAUSED",
+            errors={409: "already finished, or not started yet"})
+def pause(batch_id: str):
+    return view(pausing.pause(stores(), "batch", batch_id, namespace_id()))
+
+
+@bp.post("/<batch_id>/resume")
+@documented("Resume a paused batch where it stopped", errors={409: "not paused"})
+def resume(batch_id: str):
+    return view(pausing.resume(stores(), "batch", batch_id, namespace_id(), tasks().send))
 
 
 @bp.post("/<batch_id>/retry")

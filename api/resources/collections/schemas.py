@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from api.resources.common import StrictSchema, name_field
+from api.resources.common import StrictSchema, name_field, priority_field
 
 
 class StrOrList(fields.Field):
@@ -115,6 +115,7 @@ class TriggerSchema(StrictSchema):
     object_ids = fields.List(fields.String(), load_default=None, allow_none=True,
                              validate=validate.Length(max=10000))
     source_filters = fields.Dict(load_default=None, allow_none=True)
+    priority = priority_field()
 
 
 class TriggerResponseSchema(Schema):

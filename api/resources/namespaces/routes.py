@@ -6,7 +6,8 @@ from api.auth import principal, require_admin
 from api.context import stores
 from api.jsonio import load, page_response, query_bool, query_int
 from api.openapi import documented
-from api.resources.namespaces.schemas import NamespaceCreateSchema, NamespaceSchema
+from api.resources.namespaces.schemas import NamespaceCreateSchema, NamespacePatchSchema, NamespaceSchema
+from shared.engine.admission import limits_of, usage
 from shared.errors import Conflict
 
 bp = Blueprint("namespaces", __name__, url_prefix="/v1/namespaces")
@@ -40,7 +41,22 @@ def list_():
 @documented("Get a namespace by id or name", response=NamespaceSchema, namespaced=False,
             errors={404: "no such namespace"})
 def get(id_or_name: str):
-    return stores().namespaces.render(_visible(id_or_name))
+    return render_with_usage(_visible(id_or_name))
+
+
+def render_with_usage(ns: dict) -> dict:
+    return {**stores().namespaces.render(ns), "limits": limits_of(ns), "usage": usage(stores(), ns["_id"])}
+
+
+@bp.patch("/<id_or_name>")
+@documented("Set a namespace's limits (admin key): max_concurrent_chunks, max_active_batches, "
+            "default_priority, requests_per_second, burst; null lifts one", body=NamespacePatchSchema,
+            response=NamespaceSchema, namespaced=False, errors={403: "not the admin key", 404: "no such namespace"})
+def patch(id_or_name: str):
+    require_admin()
+    ns = stores().namespaces.get(id_or_name)
+    body = load(NamespacePatchSchema())
+    return render_with_usage(stores().namespaces.set_limits(ns["_id"], body["limits"]))
 
 
 @bp.delete("/<id_or_name>")

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, missing, validate
 
-from api.resources.common import StrictSchema, name_field
+from api.resources.common import StrictSchema, name_field, priority_field
 
 
 class NamespaceCreateSchema(StrictSchema):
@@ -18,3 +18,16 @@ class NamespaceSchema(Schema):
     metadata = fields.Dict()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+class LimitsSchema(StrictSchema):
+    """A namespace's share of the pool and of the API; null lifts a limit."""
+    max_concurrent_chunks = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    max_active_batches = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+    default_priority = priority_field(load_default=missing, allow_none=False)
+    requests_per_second = fields.Float(allow_none=True, validate=validate.Range(min=0.01))
+    burst = fields.Integer(allow_none=True, validate=validate.Range(min=1))
+
+
+class NamespacePatchSchema(StrictSchema):
+    limits = fields.Nested(LimitsSchema, required=True)

@@ -10,6 +10,7 @@ from api.validate import load_all
 from api.resources.pipelines.schemas import (PipelineCreateSchema, PipelinePatchSchema, PipelineSchema,
                                              RunIdSchema, RunListSchema, RunRequestSchema, ScheduleSchema,
                                              StatusSchema)
+from shared.engine import pausing
 from shared.engine import runs as run_engine
 from shared.engine.pipelines import build_pipeline, ensure_sink, render_pipeline, schedule_fields
 from shared.errors import Conflict, ValidationFailed
@@ -136,7 +137,7 @@ def set_schedule(pipeline_id: str):
 def start_run(pipeline_id: str):
     p = stores().pipelines.get(namespace_id(), pipeline_id)
     body = load(RunRequestSchema(), allow_empty=True)
-    run = run_engine.start_run(stores(), p, body["incremental"], trigger="manual")
+    run = run_engine.start_run(stores(), p, body["incremental"], trigger="manual", priority=body["priority"])
     try:
         tasks().enqueue_start(START_RUN, run["_id"])
     except Exception as exc:
@@ -164,6 +165,21 @@ def list_runs():
 @documented("One run with live per-step counts (seed 001)", errors={404: "run does not exist"})
 def get_run(run_id: str):
     run = stores().runs.get(run_id, namespace_id())
+    return run_engine.run_view(run, stores().runs.totals(run["_id"]))
+
+
+@bp.post("/runs/<run_id>/pause")
+@documented("Pause a run: no new chunk starts, chunks in progress finish; status PAUSED",
+            errors={404: "run does not exist", 409: "already finished, or not started yet"})
+def pause_run(run_id: str):
+    run = pausing.pause(stores(), "run", run_id, namespace_id())
+    return run_engine.run_view(run, stores().runs.totals(run["_id"]))
+
+
+@bp.post("/runs/<run_id>/resume")
+@documented("Resume a paused run where it stopped", errors={404: "run does not exist", 409: "not paused"})
+def resume_run(run_id: str):
+    run = pausing.resume(stores(), "run", run_id, namespace_id(), tasks().send)
     return run_engine.run_view(run, stores().runs.totals(run["_id"]))
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.resources.common import StrictSchema
+from api.resources.common import StrictSchema, priority_field
 from shared.engine.schedule import ALLOWED_PERIODS_TEXT, PERIODS
 from shared.status import RunStatus
 
@@ -67,6 +67,7 @@ class ScheduleSchema(StrictSchema):
 
 class RunRequestSchema(StrictSchema):
     incremental = fields.Boolean(load_default=None, allow_none=True)
+    priority = priority_field()
 
 
 class RunIdSchema(Schema):

@@ -1,0 +1,44 @@
+"""Backlog signals for autoscaling: queue depth and oldest-message age, chunks waiting and
+running per namespace and priority — in /metrics and GET /v1/queues."""
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e_support import wait_until
+from tests.fairness_support import tenant, trigger, wait
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+
+
+def queues(admin) -> dict:
+    status, body, _ = admin.get("/v1/queues")
+    assert status == 200, body
+    return body
+
+
+def test_oldest_message_age_and_chunks_waiting_and_running(admin, app, worker_env, start_worker):
+    stores = app.extensions["sluice.stores"]
+    api = tenant(admin, stores, "tenant-a", 8_000)
+    b = trigger(api, priority="low")            # no worker yet: the start message waits
+    control = wait_until(lambda: next((q for q in queues(admin)["queues"] if q["queue"] == "control"
+                                       and (q["oldest_age_seconds"] or 0) > 0.2), None), 10,
+                         message="the control queue's oldest message to age")
+    assert control["depth"] >= 1
+    start_worker(concurrency=2, env={"SLUICE_CHUNK_SIZE": "250"})
+    row = wait_until(lambda: next((r for r in queues(admin)["namespaces"]
+                                   if r["waiting"] > 0 and r["running"] > 0), None), 30,
+                     message="chunks waiting and running")
+    assert row["priority"] == "low" and row["namespace_id"] == stores.namespaces.get("tenant-a")["_id"]
+    text = admin.client.get("/metrics").get_data(as_text=True)
+    assert 'sluice_chunks_waiting{namespace="' in text and "sluice_queue_oldest_age_seconds" in text
+    assert wait(api, b, 120)["status"] == "COMPLETED"
+    assert all(r["waiting"] == 0 and r["running"] == 0 for r in queues(admin)["namespaces"])
+    status, body, _ = api.as_(key="sk_not_a_key").get("/v1/queues")
+    assert status == 401
+
+
+def test_queues_needs_the_admin_key(admin):
+    status, key, _ = admin.post("/v1/api-keys", json={"name": "k", "namespaces": "*"})
+    assert status == 201, key
+    status, body, _ = admin.as_(key=key["secret"]).get("/v1/queues")
+    assert status == 403 and body["error"]["code"] == "admin_required"
