@@ -79,7 +79,9 @@ def test_sluice_up_started_in_the_background_of_a_script_stops_on_sigint_and_sig
     try:
         pid = wait_until(lambda: pidfile.exists() and pidfile.read_text().strip() and int(pidfile.read_text()),
                          10, message="the shell to start sluice up")
-        wait_until(lambda: "Sluice is up" in log.read_text(), 90, interval=0.3, message="sluice up to be up")
+        # The background job opens its log itself, possibly after the shell wrote the pid file.
+        wait_until(lambda: log.exists() and "Sluice is up" in log.read_text(), 90, interval=0.3,
+                   message="sluice up to be up")
         os.kill(pid, sig)
         rc = shell.wait(timeout=60)  # the shell's `wait` returns sluice up's exit status
     finally:
