@@ -104,9 +104,11 @@ class LocalServices:
             self.workdir = None
 
 
-def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = None) -> tuple[str, subprocess.Popen]:
+def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = None,
+                 extra_args: tuple[str, ...] = ()) -> tuple[str, subprocess.Popen]:
     """Tests keep the WiredTiger cache small (0.25 GB); `sluice up` asks for more, since
-    MongoDB slows down sharply once the working set outgrows its cache."""
+    MongoDB slows down sharply once the working set outgrows its cache. `extra_args` lets a
+    test start a server with its own options (a tiny oplog, test commands for fail points)."""
     if cache_gb is None:
         cache_gb = float(os.environ.get("SLUICE_MONGOD_CACHE_GB") or 0.25)
     port = free_port()
@@ -117,7 +119,7 @@ def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = 
         [find_mongod(), "--port", str(port), "--bind_ip", "127.0.0.1", "--dbpath", str(dbpath),
          "--replSet", "rs0", "--wiredTigerCacheSizeGB", str(cache_gb), "--quiet",
          "--setParameter", "diagnosticDataCollectionEnabled=false",
-         "--logpath", str(log)],
+         "--logpath", str(log), *extra_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_port(port, proc, "mongod", log, timeout)

@@ -13,6 +13,8 @@ from celery import Celery, chord
 from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.engine import batches as engine
+from shared.engine.batchretry import give_up_chunk
+from shared.engine.causes import STORE_UNAVAILABLE, TASK_TIME_LIMIT
 from shared.engine.chunk import process_chunk
 from shared.retry import TRANSIENT_ERRORS
 from shared.status import BatchStatus
@@ -64,15 +66,22 @@ def register(app: Celery) -> None:
                                  dispatch=lambda ids: [process.si(c).apply_async(task_id=c) for c in ids])
         except TRANSIENT_ERRORS as exc:
             if self.request.retries >= self.max_retries:
-                batch_id = chunk_id.split(":", 1)[0]
-                engine.fail(stores, batch_id, f"chunk {chunk_id} failed after retries: {exc}")
-                raise
+                return give_up(stores, chunk_id, STORE_UNAVAILABLE, f"failed after retries: {exc}")
             raise self.retry(exc=exc, countdown=min(30, 2 ** self.request.retries))
         except SoftTimeLimitExceeded:
-            batch_id = chunk_id.split(":", 1)[0]
-            engine.fail(stores, batch_id, f"chunk {chunk_id} exceeded the task time limit; "
-                                          "lower SLUICE_CHUNK_SIZE or the per-record JS limits")
+            return give_up(stores, chunk_id, TASK_TIME_LIMIT, "exceeded the task time limit; lower "
+                                                              "SLUICE_CHUNK_SIZE or the per-record JS limits")
+
+    def give_up(stores, chunk_id: str, code: str, message: str) -> dict:
+        """The chunk's records become infrastructure failures (a transient_only retry re-runs
+        them) and the tier goes on; if even that cannot be written, the batch fails."""
+        try:
+            give_up_chunk(stores, chunk_id, code, message)
+        except Exception as exc:  # noqa: BLE001 - the store is still down: the batch says why
+            engine.fail(stores, chunk_id.split(":", 1)[0], f"chunk {chunk_id} {message} ({exc})")
             raise
+        log.warning("chunk %s given up: %s", chunk_id, message)
+        return {"gave_up": code}
 
     @app.task(name=TIER_DONE, bind=True, acks_late=True, ignore_result=True, max_retries=5)
     def tier_done(self, batch_id: str, tier_num: int) -> str:

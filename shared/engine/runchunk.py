@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from shared.connectors import destination_for, source_for
 from shared.engine.chunk import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
+from shared.engine.causes import cause_of
 from shared.engine.failfast import FailureStreak
 from shared.engine.runs import JS_ENTRY_POINTS
 from shared.errors import UserError
@@ -83,7 +84,8 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
     def fail(step: int, key: str, code: str, message: str) -> None:
         failed[step] += 1
         failures.append({"_id": f"{chunk_id}:{key}:{step}", "run_id": run["_id"], "step": STEPS[step],
-                         "code": code, "message": message[:MAX_MESSAGE], "source_key": key, "at": utcnow()})
+                         "code": code, "cause": cause_of(code), "message": message[:MAX_MESSAGE],
+                         "source_key": key, "at": utcnow()})
 
     try:
         query = source.query(None, run.get("cursor_from"), pipeline.get("update_time_field"))
