@@ -63,6 +63,11 @@ class TaskSender:
         finally:
             client.close()
 
+    def consumers(self, queue: str, timeout: float = 1.0) -> int:
+        """How many workers consume `queue` now (asked over the broker's control channel)."""
+        replies = self.app.control.inspect(timeout=timeout).active_queues() or {}
+        return sum(1 for queues in replies.values() if any(q.get("name") == queue for q in queues or []))
+
     def ping_workers(self, timeout: float = 1.0) -> list[str]:
         replies = self.app.control.ping(timeout=timeout) or []
         return [name for reply in replies for name in reply]

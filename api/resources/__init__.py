@@ -20,6 +20,7 @@ RESOURCES = (
     "pipelines",
     "streaming",
     "webhooks",
+    "recovery",
 )
 
 

@@ -174,6 +174,10 @@ class BatchStore(HeartbeatStore):
         rows = (with_cause(r) for r in self.failures.find(q).sort("_id", ASCENDING).limit(limit))
         return [r for r in rows if cause is None or r["cause"] == cause]
 
+    def sample_failure(self, batch_id: str, code: str) -> dict | None:
+        row = self.failures.find_one({"batch_id": batch_id, "code": code}, sort=[("_id", ASCENDING)])
+        return None if row is None else with_cause(row)
+
     def supersede_failure_rows(self, rows: list[dict]) -> None:
         """Before a retry of just these failures: their chunk rows stop counting them (the
         retry's own chunks count what happens now), and the rows go."""
