@@ -149,6 +149,12 @@ class Settings:
         "After this many consecutive records of one chunk (batch or pipeline run) fail with the same `JS_TIMEOUT`, "
         "`JS_MEMORY` or `JS_STACK` error, the rest of the chunk fails at once with that code and a message saying "
         "so (0 disables).")
+    dead_letters_per_run: int = setting(
+        "SLUICE_DEAD_LETTERS_PER_RUN", 10000,
+        "Most failed records a pipeline run keeps, with their input record, as dead letters for replay "
+        "(later failures are still counted and grouped in the run's errors).")
+    dead_letter_ttl_s: int = setting("SLUICE_DEAD_LETTER_TTL_S", 7 * 24 * 3600,
+                                     "How long dead letters are kept before MongoDB removes them.")
     metrics_token: str = setting("SLUICE_METRICS_TOKEN", "",
                                  "Bearer token that may read `GET /metrics` (the admin key may too). Unset: only "
                                  "the admin key. See [Metrics, health, logs](#metrics-health-logs).", secret=True)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from celery import Celery, chord
 
 from shared.engine import runs as engine
+from shared.engine.backfill import next_window
 from shared.engine.runchunk import process_run_chunk
 from shared.engine.scheduler import tick
 from shared.retry import TRANSIENT_ERRORS
@@ -69,6 +70,11 @@ def register(app: Celery) -> None:
         outcome = engine.finish_run(stores, run_id)
         if outcome == "wait":
             run_done.si(run_id).apply_async(countdown=2)
+        elif outcome == "done":
+            # A backfill's next window starts as soon as this one ended (the tick is the backstop).
+            following = next_window(stores, stores.runs.get(run_id)["pipeline"])
+            if following is not None:
+                start_run.apply_async((following["_id"],), task_id=f"{following['_id']}:start")
         return outcome
 
     @app.task(name=SCHEDULE_TICK, ignore_result=True)
@@ -76,7 +82,7 @@ def register(app: Celery) -> None:
         stores = runtime(app)
         summary = tick(stores, utcnow(),
                        lambda run: start_run.apply_async((run["_id"],), task_id=f"{run['_id']}:start"))
-        if summary["fired"] or summary["skipped"]:
+        if summary["fired"] or summary["skipped"] or summary.get("backfill"):
             log.info("schedule tick: %s", summary)
         return summary
 

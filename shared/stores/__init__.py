@@ -18,6 +18,7 @@ from shared.stores.mongo import Mongo
 from shared.stores.namespaces import NamespaceStore
 from shared.stores.objects import ObjectStore
 from shared.stores.pipelines import PipelineStore
+from shared.stores.deadletters import DeadLetterStore
 from shared.stores.runs import RunStore
 from shared.stores.streaming import StreamingStore
 from shared.stores.taxonomies import TaxonomyStore
@@ -43,6 +44,7 @@ class Stores:
         self.connections = ConnectionStore(db, box)
         self.pipelines = PipelineStore(db)
         self.runs = RunStore(db)
+        self.dead_letters = DeadLetterStore(db, settings.dead_letters_per_run, settings.dead_letter_ttl_s)
         self.streaming = StreamingStore(db)
         self.metrics = MetricsStore(db)
         self.webhooks = WebhookStore(db, box)

@@ -122,3 +122,11 @@ class Runs(Resource):
     def errors(self, run_id: str, *, limit: int | None = None) -> Iterator[dict]:
         """The run's failures grouped by step and message, with counts."""
         return self._http.pages("GET", f"/v1/pipelines/runs/{seg(run_id)}/errors", limit=limit)
+
+    def dead_letters(self, run_id: str, *, limit: int | None = None) -> Iterator[dict]:
+        """The run's failed records with their input record, page after page."""
+        return self._http.pages("GET", f"/v1/pipelines/runs/{seg(run_id)}/dead-letters", limit=limit)
+
+    def replay(self, run_id: str) -> dict:
+        """Run the dead letters again (after fixing the code): {"id": new run, "replay_of": run_id}."""
+        return self._http.post(f"/v1/pipelines/runs/{seg(run_id)}/dead-letters/replay")

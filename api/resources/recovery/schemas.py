@@ -10,10 +10,6 @@ class ResubmitSchema(StrictSchema):
     from_tier = fields.Integer(required=True, validate=validate.Range(min=0))
 
 
-class ReplaySchema(StrictSchema):
-    limit = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
-
-
 class BackfillSchema(StrictSchema):
     skipped = fields.Boolean(load_default=None, allow_none=True,
                              metadata={"description": "run the occurrences the scheduler skipped"})
