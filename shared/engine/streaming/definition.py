@@ -115,7 +115,7 @@ def build_definition(stores: Stores, settings: Any, ns_id: str, raw: Any, body: 
         "advancedProperties": {
             "maxBatchSize": advanced.get("maxBatchSize", DEFAULT_MAX_BATCH_SIZE),
             "maxBatchWaitMs": advanced.get("maxBatchWaitMs", DEFAULT_MAX_BATCH_WAIT_MS),
-            "lagAlertSeconds": advanced.get("lagAlertSeconds")},
+            **({"lagAlertSeconds": advanced["lagAlertSeconds"]} if advanced.get("lagAlertSeconds") else {})},
     }
 
 
