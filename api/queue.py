@@ -120,6 +120,11 @@ class TaskSender:
         finally:
             client.close()
 
+    def consumers(self, queue: str, timeout: float = 1.0) -> int:
+        """How many workers consume `queue` now (asked over the broker's control channel)."""
+        replies = self.app.control.inspect(timeout=timeout).active_queues() or {}
+        return sum(1 for queues in replies.values() if any(q.get("name") == queue for q in queues or []))
+
     def ping_workers(self, timeout: float = 1.0) -> list[str]:
         """Names of the workers that answer; none while the broker is unreachable (a pooled
         connection can outlive a broker restart once)."""

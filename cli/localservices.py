@@ -109,13 +109,14 @@ class LocalServices:
 
 
 def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = None,
-                 port: int | None = None, host: str = "127.0.0.1",
-                 prefix: Sequence[str] = ()) -> tuple[str, subprocess.Popen]:
+                 port: int | None = None, host: str = "127.0.0.1", prefix: Sequence[str] = (),
+                 extra_args: tuple[str, ...] = ()) -> tuple[str, subprocess.Popen]:
     """Tests keep the WiredTiger cache small (0.25 GB); `sluice up` asks for more, since
     MongoDB slows down sharply once the working set outgrows its cache. `port`: restart a
     server on its earlier port and data (its replica set is already initiated). `host`: the
     address to listen on and to name in the replica set (what every client connects to);
-    `prefix`: a command to run it under, e.g. `ip netns exec <ns>` for a test host."""
+    `prefix`: a command to run it under, e.g. `ip netns exec <ns>` for a test host;
+    `extra_args`: a test's own server options (a tiny oplog, test commands for fail points)."""
     if cache_gb is None:
         cache_gb = float(os.environ.get("SLUICE_MONGOD_CACHE_GB") or 0.25)
     restart = port is not None
@@ -127,7 +128,7 @@ def start_mongod(workdir: Path, timeout: float = 30.0, cache_gb: float | None = 
         [*prefix, find_mongod(), "--port", str(port), "--bind_ip", host, "--dbpath", str(dbpath),
          "--replSet", "rs0", "--wiredTigerCacheSizeGB", str(cache_gb), "--quiet",
          "--setParameter", "diagnosticDataCollectionEnabled=false",
-         "--logpath", str(log)],
+         "--logpath", str(log), *extra_args],
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_port(port, proc, "mongod", log, timeout, host)

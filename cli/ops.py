@@ -174,11 +174,30 @@ def cmd_status(client: Sluice, console: Console, ident: str, *, as_json: bool = 
         return EXIT_OK
     if ident.startswith("bat_"):
         console.print(batch_table(view, collection_namer(client)))
+        if view.get("status") != "COMPLETED":
+            print_diagnosis(client, console, view["batch_id"])
     elif ident.startswith("run_"):
         console.print(run_table(view))
     else:
         console.print(task_table(view))
     return EXIT_OK
+
+
+def print_diagnosis(client: Sluice, console: Console, batch_id: str) -> None:
+    """The API's diagnosis of a batch that is not COMPLETED: category and what to do."""
+    try:
+        d = client.batches.diagnose(batch_id)
+    except SluiceError as exc:
+        console.print(f"diagnosis unavailable: {exc}", markup=False)
+        return
+    idle = d.get("seconds_since_progress")
+    console.print(f"diagnosis: {d['category']}" + (f" (no progress for {idle:.0f}s)" if idle else ""), markup=False)
+    for e in d.get("top_errors") or []:
+        s = e.get("sample") or {}
+        line = f" line {s['line']}" if s.get("line") else ""
+        console.print(f"  {e['code']} x{e['count']} ({e['cause']}): e.g. {s.get('source_id')}{line}: "
+                      f"{s.get('message')}", markup=False)
+    console.print(f"  next: {d['recommendation']}", markup=False)
 
 
 def _secs(ms: Any) -> str:

@@ -177,6 +177,12 @@ class Settings:
     console_session_ttl_s: int = setting("SLUICE_CONSOLE_SESSION_TTL_S", 12 * 3600,
                                          "How long a web console sign-in lasts; sign-out or revoking the key ends "
                                          "it sooner.")
+    dead_letters_per_run: int = setting(
+        "SLUICE_DEAD_LETTERS_PER_RUN", 10000,
+        "Most failed records a pipeline run keeps, with their input record, as dead letters for replay "
+        "(later failures are still counted and grouped in the run's errors).")
+    dead_letter_ttl_s: int = setting("SLUICE_DEAD_LETTER_TTL_S", 7 * 24 * 3600,
+                                     "How long dead letters are kept before MongoDB removes them.")
     metrics_token: str = setting("SLUICE_METRICS_TOKEN", "",
                                  "Bearer token that may read `GET /metrics` (the admin key may too). Unset: only "
                                  "the admin key. See [Metrics, health, logs](#metrics-health-logs).", secret=True)

@@ -14,6 +14,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.engine import batches as engine
 from shared.engine import limits
+from shared.engine.batchretry import give_up_chunk
+from shared.engine.causes import STORE_UNAVAILABLE, TASK_TIME_LIMIT
 from shared.engine.chunk import process_chunk
 from shared.retry import TRANSIENT_ERRORS
 from shared.status import BatchStatus
@@ -57,9 +59,26 @@ def process(task: SluiceTask, chunk_id: str, requeues: int = 0) -> dict:
     # Records a slow chunk hands on, and chunks the fair-scheduling gate puts back or
     # parks, run outside the tier's chord: the tier's callback waits for them through the
     # chunk rows (finish_tier says "wait").
-    return run_gated(task, "batch", chunk_id, requeues, lambda: process_chunk(
-        task.stores, task.settings, chunk_id, task.request.hostname,
-        dispatch=lambda ids: [task.send(PROCESS_CHUNK, c, task_id=c) for c in ids]))
+    try:
+        return run_gated(task, "batch", chunk_id, requeues, lambda: process_chunk(
+            task.stores, task.settings, chunk_id, task.request.hostname,
+            dispatch=lambda ids: [task.send(PROCESS_CHUNK, c, task_id=c) for c in ids]))
+    except SoftTimeLimitExceeded:
+        return give_up(task, chunk_id, TASK_TIME_LIMIT, "exceeded the task time limit; lower "
+                                                        "SLUICE_CHUNK_SIZE or the per-record JS limits")
+    except TRANSIENT_ERRORS as exc:
+        if task.request.retries < task.max_retries:
+            raise   # retried with backoff by the task base class
+        return give_up(task, chunk_id, STORE_UNAVAILABLE, f"failed after retries: {exc}")
+
+
+def give_up(task: SluiceTask, chunk_id: str, code: str, message: str) -> dict:
+    """The chunk's records become infrastructure failures (a transient_only retry re-runs
+    them) and the tier goes on. If even that cannot be written, the error propagates and the
+    task's give-up hook fails the batch."""
+    give_up_chunk(task.stores, chunk_id, code, message)
+    log.warning("chunk %s given up: %s", chunk_id, message)
+    return {"gave_up": code}
 
 
 def tier_done(task: SluiceTask, batch_id: str, tier_num: int) -> str:

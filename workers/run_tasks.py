@@ -8,6 +8,7 @@ from datetime import timedelta
 from celery import chord
 
 from shared.engine import runs as engine
+from shared.engine.backfill import next_window
 from shared.engine.runchunk import process_run_chunk
 from shared.engine.scheduler import tick
 from shared.tasknames import RUN_CHUNK, RUN_DONE, RUN_WATCHDOG, SCHEDULE_TICK, START_RUN
@@ -55,13 +56,18 @@ def run_done(task: SluiceTask, run_id: str) -> str:
     outcome = engine.finish_run(task.stores, run_id)
     if outcome == "wait":
         task.send(RUN_DONE, run_id, countdown=2)
+    elif outcome == "done":
+        # A backfill's next window starts as soon as this one ended (the tick is the backstop).
+        following = next_window(task.stores, task.stores.runs.get(run_id)["pipeline"])
+        if following is not None:
+            task.send(START_RUN, following["_id"], task_id=f"{following['_id']}:start")
     return outcome
 
 
 def schedule_tick(task: SluiceTask) -> dict:
     summary = tick(task.stores, utcnow(),
                    lambda run: task.send(START_RUN, run["_id"], task_id=f"{run['_id']}:start"))
-    if summary["fired"] or summary["skipped"]:
+    if summary["fired"] or summary["skipped"] or summary.get("backfill"):
         log.info("schedule tick: %s", summary)
     return summary
 

@@ -21,6 +21,7 @@ RESOURCES = (
     "streaming",
     "webhooks",
     "queues",
+    "recovery",
 )
 
 

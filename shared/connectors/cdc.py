@@ -46,8 +46,9 @@ class CdcSource:
     target: Any = None
     pipeline: list[dict] = []
 
-    def feed(self, resume_token: dict | None, max_await_ms: int, batch_size: int | None = None) -> ChangeFeed:
-        return ChangeFeed(self.target, self.pipeline, resume_token, max_await_ms, batch_size)
+    def feed(self, resume_token: dict | None, max_await_ms: int, batch_size: int | None = None,
+             start_at: Any = None) -> ChangeFeed:
+        return ChangeFeed(self.target, self.pipeline, resume_token, max_await_ms, batch_size, start_at)
 
     def now_token(self) -> dict | None:
         return current_token(self.target, self.pipeline)
@@ -87,8 +88,9 @@ class BucketCdc(CdcSource):
         self.pipeline = [{"$match": {"$or": [{"fullDocument.bucket_id": self.bucket_id},
                                              {"operationType": "delete"}]}}]
 
-    def feed(self, resume_token: dict | None, max_await_ms: int, batch_size: int | None = None) -> ChangeFeed:
-        return self.objects.change_feed(self.pipeline, resume_token, max_await_ms, batch_size)
+    def feed(self, resume_token: dict | None, max_await_ms: int, batch_size: int | None = None,
+             start_at: Any = None) -> ChangeFeed:
+        return self.objects.change_feed(self.pipeline, resume_token, max_await_ms, batch_size, start_at)
 
     def now_token(self) -> dict | None:
         return self.objects.current_change_token(self.pipeline)

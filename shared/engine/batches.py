@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from shared.engine import sources
+from shared.engine.batchretry import transient_plan
 from shared.engine.events import emit
 from shared.engine.planning import plan_tiers
 from shared.errors import Conflict
@@ -129,7 +130,9 @@ def prepare_retry(stores: Stores, batch_id: str, namespace_id: str, mode: str,
     if not is_terminal("batch", batch["status"]):
         raise Conflict("batch is still running; cancel it or wait for it to finish", code="batch_active")
     stats = stores.batches.tier_stats(batch_id)
-    if mode == "failed_only":
+    if mode == "transient_only":
+        start_tier, only = transient_plan(stores, batch, tier_nums)
+    elif mode == "failed_only":
         tiers = tier_nums if tier_nums is not None else sorted(t for t, s in stats.items()
                                                                 if s["counts"]["failed"])
         if not tiers:

@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from typing import Any, Callable
 
 from shared.engine import docbuild, sources
+from shared.engine.causes import cause_of
 from shared.engine.failfast import FailureStreak
 from shared.engine.taxonomy import apply_taxonomies, compile_taxonomy
 from shared.extractors import RecordError, get_extractor
@@ -149,6 +150,9 @@ def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str
             docs.extend(made)
             for target_id, target_docs in made_extra.items():
                 extra.setdefault(target_id, []).extend(target_docs)
+    # Failures first: if the store then fails the writes, the records that failed on their
+    # own merits keep that cause, and only the others become infrastructure failures.
+    stores.batches.record_failures(failures)
     counts["written"] = stores.documents.upsert_many(docs, now)
     for target_id, target_docs in extra.items():
         stores.documents.upsert_many(target_docs, now)
@@ -159,7 +163,6 @@ def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str
     if src_type == "bucket":
         stores.objects.set_statuses({ObjectStatus.PROCESSED.value: ok_sources,
                                      ObjectStatus.FAILED.value: failed_sources})
-    stores.batches.record_failures(failures)
     duration = int((time.monotonic() - started) * 1000)
     if stores.batches.complete_chunk(chunk_id, counts, errors_by_code, duration, worker, chunk=chunk):
         record_metrics(stores.metrics, "collection", collection["_id"], counts["processed"], errors_by_code,
@@ -212,5 +215,6 @@ def _failure(chunk: dict, row: dict, code: str, message: str, line: int | None, 
             "batch_id": chunk["batch_id"], "tier_num": chunk["tier_num"],
             "collection_id": chunk["collection_id"], "source_id": row["_id"],
             "root_object_id": row.get("root_object_id", row["_id"]),
-            "code": code, "message": (message or "")[:MAX_MESSAGE], "line": line, "at": now}
+            "code": code, "cause": cause_of(code), "chunk_id": chunk["_id"],
+            "message": (message or "")[:MAX_MESSAGE], "line": line, "at": now}
 

@@ -10,7 +10,8 @@ from shared.status import DeliveryStatus
 from shared.stores import Stores
 from shared.timeutil import utcnow
 
-EVENT_TYPES = ("batch.completed", "batch.failed", "run.completed", "run.failed", "streaming.failed")
+EVENT_TYPES = ("batch.completed", "batch.failed", "run.completed", "run.failed", "streaming.failed",
+               "pipeline.failing", "pipeline.disabled", "streaming.lagging")
 log = logging.getLogger("sluice.events")
 
 # Processes that can send work (the worker app) register a listener that gets deliveries

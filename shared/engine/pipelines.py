@@ -96,8 +96,20 @@ def build_pipeline(stores: Stores, settings: Settings, ns_id: str, body: dict,
             "code": code, "source": source, "destination": dest, "metadata": body.get("metadata") or {},
             "enabled": body.get("enabled", True), "update_time_field": body.get("update_time_field"),
             "incremental_default": bool(body.get("incremental")), "js_limits": body.get("js_limits"),
+            "error_budget": {k: body.get(k) for k in BUDGET_FIELDS},
+            "failure_policy": {k: body.get(k) for k in POLICY_FIELDS},
             "schedule": None, "cursor": None, "active_run_id": None, "last_run": None, "skipped": [],
             "created_at": now, "updated_at": now}, sink
+
+
+BUDGET_FIELDS = ("max_failed_records", "max_failed_ratio")
+POLICY_FIELDS = ("disable_after_failures", "failing_after_failures")
+
+
+def recovery_fields(doc: dict) -> dict:
+    """The stored error budget and failure policy as the flat request fields (for a PATCH merge)."""
+    return {**{k: (doc.get("error_budget") or {}).get(k) for k in BUDGET_FIELDS},
+            **{k: (doc.get("failure_policy") or {}).get(k) for k in POLICY_FIELDS}}
 
 
 def schedule_fields(pipeline_id: str, period: str | None, now: datetime) -> dict | None:
@@ -118,4 +130,7 @@ def render_pipeline(doc: dict) -> dict:
             # Shown while disabled too: the occurrence still comes, and is recorded as skipped.
             "schedule": schedule, "next_run_at": (schedule or {}).get("next_run_at"), "cursor": doc.get("cursor"), "active_run_id": doc.get("active_run_id"),
             "last_run": doc.get("last_run"), "skipped": list(reversed(doc.get("skipped") or [])),
+            **recovery_fields(doc), "failure_streak": doc.get("failure_streak", 0),
+            "disabled_reason": doc.get("disabled_reason"), "disabled_at": doc.get("disabled_at"),
+            "backfill": doc.get("backfill"),
             "created_at": doc.get("created_at"), "updated_at": doc.get("updated_at")}

@@ -15,7 +15,7 @@ def _duration_ms(start: datetime | None, end: datetime | None) -> int | None:
 
 
 def render_batch(batch: dict, stats: dict[int, dict]) -> dict:
-    tiers, totals, errors = [], dict.fromkeys(COUNTERS, 0), {}
+    tiers, totals, errors, causes = [], dict.fromkeys(COUNTERS, 0), {}, {}
     for t in batch["tiers"]:
         s = stats.get(t["tier_num"], {"counts": dict.fromkeys(COUNTERS, 0), "errors_by_code": {},
                                       "total": 0, "chunks_total": 0, "chunks_done": 0})
@@ -28,11 +28,13 @@ def render_batch(batch: dict, stats: dict[int, dict]) -> dict:
                       "chunks": {"total": s["chunks_total"], "done": s["chunks_done"]},
                       "started_at": t.get("started_at"), "completed_at": t.get("completed_at"),
                       "duration_ms": _duration_ms(t.get("started_at"), t.get("completed_at")),
-                      "errors_by_code": s["errors_by_code"]})
+                      "errors_by_code": s["errors_by_code"], "failed_by_cause": s.get("failed_by_cause", {})})
         for k in COUNTERS:
             totals[k] += c[k]
         for code, n in s["errors_by_code"].items():
             errors[code] = errors.get(code, 0) + n
+        for cause, n in s.get("failed_by_cause", {}).items():
+            causes[cause] = causes.get(cause, 0) + n
     return {"batch_id": batch["_id"], "task_id": batch["task_id"], "collection_id": batch["collection_id"],
             "status": batch["status"], "priority": batch.get("priority", "normal"),
             "queued": bool(batch.get("queued")) and batch["status"] == "PENDING",
@@ -44,7 +46,7 @@ def render_batch(batch: dict, stats: dict[int, dict]) -> dict:
             "source_bucket_ids": batch.get("source_bucket_ids"),
             "source_collection_ids": batch.get("source_collection_ids"),
             "object_count": batch.get("object_count"), "document_count": batch.get("document_count"),
-            "counters": totals, "error_summary": errors, "error": batch.get("error"), "tiers": tiers}
+            "counters": totals, "error_summary": errors, "failed_by_cause": causes, "error": batch.get("error"), "tiers": tiers}
 
 
 def render_task(batch: dict, stats: dict[int, dict]) -> dict:

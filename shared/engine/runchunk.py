@@ -5,10 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from shared.connectors import destination_for, source_for
+from shared.connectors import destination_for
 from shared.engine.chunk import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
+from shared.engine.causes import cause_of
+from shared.engine.budget import run_budget_problem
+from shared.engine.deadletters import dead_letter
 from shared.engine.failfast import FailureStreak
-from shared.engine.runs import JS_ENTRY_POINTS
+from shared.engine.runsource import run_source
+from shared.engine.runs import JS_ENTRY_POINTS, fail_run
 from shared.errors import UserError
 from shared.filters import matches, parse_filter
 from shared.jsbox import JsError, JsLimits, Sandbox
@@ -75,17 +79,24 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
     continuations = resume_split(stores.runs, chunk, dispatch)
     pipeline = stores.pipelines.by_id(run["pipeline"])
     connections = stores.connections
-    source = source_for(stores, connections.by_id(pipeline["source"]["connection_id"]), pipeline["source"])
+    source = run_source(stores, run, pipeline)
     destination = destination_for(stores, connections.by_id(pipeline["destination"]["connection_id"]),
                                   pipeline["destination"], settings)
     failures: list[dict] = []
+    letters: list[dict] = []
     max_update = None
     streak = FailureStreak(settings.fail_fast_after)
 
-    def fail(step: int, key: str, code: str, message: str) -> None:
+    inputs: dict[str, tuple[str, dict]] = {}   # output key -> (source key, input record)
+
+    def fail(step: int, key: str, code: str, message: str, record: dict | None = None) -> None:
         failed[step] += 1
+        if step >= TRANSFORM:
+            src_key, rec = (key, record) if record is not None else inputs.get(key, (key, None))
+            letters.append(dead_letter(run, pipeline, STEPS[step], src_key, rec, code, message[:MAX_MESSAGE]))
         failures.append({"_id": f"{chunk_id}:{key}:{step}", "run_id": run["_id"], "step": STEPS[step],
-                         "code": code, "message": message[:MAX_MESSAGE], "source_key": key, "at": utcnow()})
+                         "code": code, "cause": cause_of(code), "message": message[:MAX_MESSAGE],
+                         "source_key": key, "at": utcnow()})
 
     try:
         query = source.query(None, run.get("cursor_from"), pipeline.get("update_time_field"))
@@ -110,13 +121,13 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
                     continue
                 passed[FILTER] += 1
                 if streak.tripped:
-                    fail(TRANSFORM, key, streak.code or "", streak.skip_message())
+                    fail(TRANSFORM, key, streak.code or "", streak.skip_message(), record)
                     continue
                 try:
                     outputs = interpret(sandbox.call(record), record)
                 except (JsError, StepFailure) as exc:
                     streak.record_failure(exc.code, exc.message)
-                    fail(TRANSFORM, key, exc.code, exc.message)
+                    fail(TRANSFORM, key, exc.code, exc.message, record)
                     continue
                 streak.record_ok()
                 passed[TRANSFORM] += 1
@@ -124,13 +135,15 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
                     for out in outputs:
                         validate_output(out)
                 except StepFailure as exc:
-                    fail(VALIDATE, key, exc.code, exc.message)
+                    fail(VALIDATE, key, exc.code, exc.message, record)
                     continue
                 passed[VALIDATE] += 1
                 if len(outputs) == 1:
                     items.append((key, outputs[0]))
+                    inputs[key] = (key, record)
                 else:
                     items.extend((f"{key}:{i}", out) for i, out in enumerate(outputs))
+                    inputs.update({f"{key}:{i}": (key, record) for i in range(len(outputs))})
         context = {"pipeline_id": pipeline["_id"], "run_id": run["_id"], "chunk_id": chunk_id,
                    "namespace_id": pipeline["namespace_id"]}
         errors = destination.write(items, context) if items else {}
@@ -141,6 +154,7 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
         fail(WRITE, key, "WRITE_FAILED", message)
     passed[WRITE] += len(items) - len(errors)
     stores.runs.record_failures(failures)
+    stores.dead_letters.add(run["_id"], letters)
     seconds = time.monotonic() - started
     if stores.runs.ledger.complete(chunk_id, {"passed": passed, "failed": failed, "max_update_time": max_update,
                                               "duration_ms": int(seconds * 1000)},
@@ -150,6 +164,9 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
         for f in failures:
             by_code[f["code"]] = by_code.get(f["code"], 0) + 1
         record_metrics(stores.metrics, "pipeline", pipeline["_id"], passed[WRITE], by_code, seconds)
+        problem = run_budget_problem(stores, run["_id"], pipeline)
+        if problem is not None:
+            fail_run(stores, run["_id"], problem)   # the run's other chunks then skip
     stores.runs.heartbeat(run["_id"], heartbeat_interval_s(settings))
     out: dict[str, Any] = {"passed": passed, "failed": failed}
     if continuations:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.connectors import source_for
 from shared.engine.admission import resolve_priority
+from shared.engine.budget import run_budget_problem
 from shared.engine.events import emit
+from shared.engine.runsource import run_source
+from shared.engine.streaks import after_run
 from shared.errors import Unprocessable
 from shared.ids import new_id
 from shared.settings import Settings
@@ -45,7 +47,7 @@ def plan_run(stores: Stores, settings: Settings, run_id: str) -> list[str]:
     """Chunk the run's source (from what is in the source now) and mark it RUNNING."""
     run = stores.runs.get(run_id)
     pipeline = stores.pipelines.by_id(run["pipeline"])
-    source = source_for(stores, stores.connections.by_id(pipeline["source"]["connection_id"]), pipeline["source"])
+    source = run_source(stores, run, pipeline)
     try:
         query = source.query(None, run.get("cursor_from"), pipeline.get("update_time_field"))
         ranges, total = source.boundaries(query, settings.chunk_size)
@@ -66,6 +68,10 @@ def finish_run(stores: Stores, run_id: str) -> str:
         return "stop"
     if stores.runs.ledger.pending(run_id):
         return "wait"
+    problem = run_budget_problem(stores, run_id, stores.pipelines.by_id(run["pipeline"]) or {}, final=True)
+    if problem is not None:
+        fail_run(stores, run_id, problem)
+        return "done"
     totals = stores.runs.totals(run_id)
     status = finished_status("run", sum(totals["failed"]))
     ended = stores.runs.transition(run_id, status, {"endTime": utcnow()})
@@ -86,12 +92,14 @@ def release(stores: Stores, run: dict, max_update_time: Any) -> None:
     """Free the pipeline for its next run. The incremental cursor moves only when the run
     reached its end (records that failed are in the run's errors, not re-read forever)."""
     cursor = None
-    if run["status"] in (R.COMPLETED.value, R.COMPLETED_WITH_ERRORS.value) and max_update_time is not None:
+    if run["status"] in (R.COMPLETED.value, R.COMPLETED_WITH_ERRORS.value) and max_update_time is not None \
+            and not run.get("window"):  # a backfill window is in the past: the cursor stays
         prev = run.get("cursor_from")
         cursor = max_update_time if prev is None or max_update_time > prev else prev
     stores.pipelines.release_run(run["pipeline"], run["_id"],
                                  {"id": run["_id"], "status": run["status"], "endTime": run.get("endTime")},
                                  cursor)
+    after_run(stores, run)
 
 
 def run_view(run: dict, totals: dict) -> dict:
@@ -104,6 +112,7 @@ def run_view(run: dict, totals: dict) -> dict:
             "error": run.get("error") or "", "status": run["status"], "steps": list(STEPS),
             "priority": run.get("priority", "normal"),
             "incremental": run.get("incremental", False), "trigger": run.get("trigger"),
+            "replay_of": run.get("replay_of"), "window": run.get("window"),
             "progress": {"read": handled, "total": total,
                          "percent": round(100.0 * handled / total, 1) if total else
                          (100.0 if run["status"].startswith("COMPLETED") else 0.0),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
+from shared.engine.backfill import advance_backfills
 from shared.engine.runs import start_run
 from shared.engine.schedule import advance
 from shared.errors import Unprocessable
@@ -34,4 +35,5 @@ def tick(stores: Stores, now: datetime, launch: Callable[[dict], None]) -> dict[
             continue
         launch(run)
         summary["fired"] += 1
+    summary["backfill"] = advance_backfills(stores, launch)
     return summary

@@ -65,8 +65,11 @@ def _tier_query(stores: Any, batch: dict, trigger: dict, collection: dict, tier_
                                       datetime_fields=frozenset({"created_at", "updated_at"}))
     if tier_num == 0:
         return stores.documents, stores.documents.scope_query(col_ids, None, mongo_filter, only_ids)
-    # A failed-only retry names its records; otherwise read what this attempt wrote above.
-    attempt = None if only_ids is not None else batch.get("attempt", 1)
+    # A failed-only retry names its records; a resubmission's first tier reads whatever the
+    # tier above stored (any attempt); otherwise read what this attempt wrote above.
+    plan = batch.get("start_plan") or {}
+    resubmitted = plan.get("any_attempt") and plan.get("tier_num") == tier_num
+    attempt = None if only_ids is not None or resubmitted else batch.get("attempt", 1)
     return stores.documents, stores.documents.scope_query(col_ids, batch["_id"], None, only_ids, attempt)
 
 

@@ -18,6 +18,7 @@ from shared.stores.mongo import Mongo
 from shared.stores.namespaces import NamespaceStore
 from shared.stores.objects import ObjectStore
 from shared.stores.pipelines import PipelineStore
+from shared.stores.deadletters import DeadLetterStore
 from shared.stores.runs import RunStore
 from shared.stores.scheduler import SchedulerStore
 from shared.stores.streaming import StreamingStore
@@ -47,6 +48,7 @@ class Stores:
         self.pipelines = PipelineStore(db)
         self.runs = RunStore(db)
         self.scheduler = SchedulerStore(db, {"batch": self.batches.ledger, "run": self.runs.ledger})
+        self.dead_letters = DeadLetterStore(db, settings.dead_letters_per_run, settings.dead_letter_ttl_s)
         self.streaming = StreamingStore(db)
         self.metrics = MetricsStore(db)
         self.webhooks = WebhookStore(db, box)

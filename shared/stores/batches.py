@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from pymongo import ReturnDocument, UpdateOne
 
+from shared.engine.causes import cause_of, with_cause
 from shared.errors import NotFound
 from shared.status import BatchStatus, allowed_from
 from shared.stores.base import ASCENDING, HeartbeatStore, IndexModel
@@ -151,7 +152,71 @@ class BatchStore(HeartbeatStore):
         for r in errors:
             if r["_id"]["tier"] in out:
                 out[r["_id"]["tier"]]["errors_by_code"][r["_id"]["code"]] = r["n"]
+        for tier, causes in self.failure_causes(batch_id).items():
+            if tier in out:
+                out[tier]["failed_by_cause"] = causes
         return out
+
+    def failure_causes(self, batch_id: str) -> dict[int, dict[str, int]]:
+        """Per tier: failure records by cause (rows stored before `cause` existed are
+        classified by their code)."""
+        out: dict[int, dict[str, int]] = {}
+        for r in self.failures.aggregate([
+                {"$match": {"batch_id": batch_id}},
+                {"$group": {"_id": {"tier": "$tier_num", "cause": "$cause", "code": "$code"}, "n": {"$sum": 1}}}]):
+            key = r["_id"]
+            cause = key.get("cause") or cause_of(key.get("code"))
+            tier = out.setdefault(key["tier"], {})
+            tier[cause] = tier.get(cause, 0) + r["n"]
+        return out
+
+    def failures_of(self, batch_id: str, *, tier_num: int | None = None, cause: str | None = None,
+                    limit: int = 0) -> list[dict]:
+        q: dict[str, Any] = {"batch_id": batch_id}
+        if tier_num is not None:
+            q["tier_num"] = tier_num
+        rows = (with_cause(r) for r in self.failures.find(q).sort("_id", ASCENDING).limit(limit))
+        return [r for r in rows if cause is None or r["cause"] == cause]
+
+    def sample_failure(self, batch_id: str, code: str) -> dict | None:
+        row = self.failures.find_one({"batch_id": batch_id, "code": code}, sort=[("_id", ASCENDING)])
+        return None if row is None else with_cause(row)
+
+    def supersede_failure_rows(self, rows: list[dict]) -> None:
+        """Before a retry of just these failures: their chunk rows stop counting them (the
+        retry's own chunks count what happens now), and the rows go."""
+        per_chunk: dict[str, dict[str, int]] = {}
+        for r in rows:
+            codes = per_chunk.setdefault(r.get("chunk_id") or "", {})
+            codes[r["code"]] = codes.get(r["code"], 0) + 1
+        for chunk_id, codes in per_chunk.items():
+            n = sum(codes.values())
+            if chunk_id:
+                self.chunks.update_one({"_id": chunk_id, "done": True}, {"$inc": {
+                    "counts.failed": -n, "counts.fetched": -n, "counts.after_filter": -n, "retried": n,
+                    **{f"errors_by_code.{c}": -k for c, k in codes.items()}}})
+        if rows:
+            self.failures.delete_many({"_id": {"$in": [r["_id"] for r in rows]}})
+
+    def give_up_chunk(self, chunk: dict, sources: list[dict], failure: dict) -> bool:
+        """A chunk a worker could not process (store down, time limit): each of its records
+        without a failure of its own becomes a `failure`-shaped infrastructure failure, and the
+        chunk is done (False: it was done already)."""
+        prefix = f"{chunk['batch_id']}:{chunk['tier_num']}:{chunk['collection_id']}:"
+        source_ids = [r["_id"] for r in sources]
+        known = {r["source_id"]: r["code"] for r in self.failures.find(
+            {"_id": {"$in": [prefix + s for s in source_ids]}}, {"source_id": 1, "code": 1})}
+        rows = [{**failure, "_id": prefix + r["_id"], "batch_id": chunk["batch_id"], "tier_num": chunk["tier_num"],
+                 "collection_id": chunk["collection_id"], "source_id": r["_id"],
+                 "root_object_id": r.get("root_object_id", r["_id"]), "chunk_id": chunk["_id"]}
+                for r in sources if r["_id"] not in known]
+        self.record_failures(rows)
+        codes: dict[str, int] = {}
+        for code in [*known.values(), *(r["code"] for r in rows)]:
+            codes[code] = codes.get(code, 0) + 1
+        n = len(source_ids)
+        counts = {"fetched": n, "after_filter": n, "processed": 0, "written": 0, "failed": n}
+        return self.complete_chunk(chunk["_id"], counts, codes, 0, chunk=chunk)
 
     def supersede_failures(self, batch_id: str, tier_nums: list[int]) -> None:
         """Before a failed-only retry: failures of these tiers stop counting; the retry's own
@@ -183,7 +248,8 @@ class BatchStore(HeartbeatStore):
     def failures_page(self, batch_id: str, *, limit: int | None, cursor: str | None) -> Page:
         return paginate(self.failures, {"batch_id": batch_id}, limit=limit, cursor=cursor,
                         sort_field="_id", descending=False,
-                        render=lambda r: {k: v for k, v in r.items() if k not in ("_id", "batch_id")})
+                        render=lambda r: {k: v for k, v in with_cause(r).items()
+                                          if k not in ("_id", "batch_id", "chunk_id")})
 
     def count_by_status(self, namespace_id: str | None = None, since: Any = None) -> dict[str, int]:
         match: dict[str, Any] = {}

@@ -10,18 +10,21 @@ stream was drained, so a step that saw nothing still moves past changes its `$ma
 """
 from __future__ import annotations
 
+import calendar
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from bson import Timestamp
 from pymongo.errors import OperationFailure
 from shared.errors import UserError
 
 # ChangeStreamHistoryLost (the token's point has left the oplog) and ChangeStreamFatalError
 # (the server cannot resume from it, e.g. "resume point may no longer be in the oplog").
 HISTORY_LOST_CODES = frozenset({280, 286})
-HISTORY_LOST_MESSAGE = "resume token is no longer in the oplog; START again with snapshot: true"
+HISTORY_LOST_MESSAGE = ("resume token is no longer in the oplog; START again with resumeFrom: \"snapshot\" "
+                        "(copy the source again), \"now\" (skip what changed meanwhile) or an ISO timestamp")
 DATA_OPS = frozenset({"insert", "update", "replace", "delete"})
 # Events after which the followed collection no longer is what we copied.
 FATAL_OPS = frozenset({"drop", "rename", "dropDatabase", "invalidate"})
@@ -67,8 +70,12 @@ class ChangeFeed:
     (None: now). Use as a context manager; `read` returns decoded `Change`s."""
 
     def __init__(self, target: Any, pipeline: list[dict], resume_token: dict | None,
-                 max_await_ms: int = 200, batch_size: int | None = None):
+                 max_await_ms: int = 200, batch_size: int | None = None, start_at: datetime | None = None):
         self.target, self.pipeline = target, pipeline
+        # Without a token: the first change at or after this (naive UTC) time, as the server's
+        # startAtOperationTime; a time older than the oplog fails like a lost token.
+        self.start_at = None if start_at is None or resume_token is not None else \
+            Timestamp(calendar.timegm(start_at.utctimetuple()), 0)
         self.resume_token, self.max_await_ms = resume_token, max(1, int(max_await_ms))
         # A step reads at most batch_size changes: asking the server for more (its default fills
         # 16 MB) would make every step of a backlog scan and ship the whole backlog.
@@ -80,7 +87,8 @@ class ChangeFeed:
             self._stream = self.target.watch(self.pipeline, full_document="updateLookup",
                                              resume_after=self.resume_token,
                                              max_await_time_ms=self.max_await_ms,
-                                             batch_size=self.batch_size)
+                                             batch_size=self.batch_size,
+                                             start_at_operation_time=self.start_at)
         except OperationFailure as exc:
             if _history_lost(exc):
                 raise HistoryLost(str(exc)) from exc

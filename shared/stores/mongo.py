@@ -29,7 +29,9 @@ class Mongo:
                         serverSelectionTimeoutMS=self._timeout,
                         connectTimeoutMS=self._timeout,
                         tz_aware=False,
-                        appname="sluice",
+                        # An appName in the URL wins: it tells processes apart in mongod's logs
+                        # and lets a test aim a fail point at one of them.
+                        **({} if "appname=" in self._settings.mongo_url.lower() else {"appname": "sluice"}),
                     )
                     self._pid = os.getpid()
         return self._client

@@ -275,8 +275,8 @@ class ObjectStore(ChunkSource):
 
     # -- change data capture of a bucket (streaming pipelines whose source is a bucket) -------
     def change_feed(self, pipeline: list[dict], resume_token: dict | None, max_await_ms: int,
-                    batch_size: int | None = None) -> ChangeFeed:
-        return ChangeFeed(self.coll, pipeline, resume_token, max_await_ms, batch_size)
+                    batch_size: int | None = None, start_at: Any = None) -> ChangeFeed:
+        return ChangeFeed(self.coll, pipeline, resume_token, max_await_ms, batch_size, start_at)
 
     def current_change_token(self, pipeline: list[dict]) -> dict | None:
         return current_token(self.coll, pipeline)

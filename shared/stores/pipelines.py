@@ -72,6 +72,39 @@ class PipelineStore(Store):
             update["cursor"] = cursor
         self.coll.update_one({"_id": pipeline_id, "active_run_id": run_id}, {"$set": update})
 
+    def note_run_outcome(self, pipeline_id: str, failed: bool) -> dict | None:
+        """Count a FAILED run into the streak of consecutive failed runs, or reset it."""
+        update = {"$inc": {"failure_streak": 1}} if failed else {"$set": {"failure_streak": 0}}
+        return self.coll.find_one_and_update({"_id": pipeline_id}, update, return_document=ReturnDocument.AFTER)
+
+    def disable(self, pipeline_id: str, reason: str, when: datetime) -> None:
+        self.coll.update_one({"_id": pipeline_id}, {"$set": {"enabled": False, "disabled_reason": reason,
+                                                             "disabled_at": when, "updated_at": when}})
+
+    # -- backfill -------------------------------------------------------------------------------
+    def set_backfill(self, pipeline_id: str, plan: dict, *, clear_skipped: bool) -> None:
+        fields: dict[str, Any] = {"backfill": plan}
+        if clear_skipped:
+            fields["skipped"] = []
+        self.coll.update_one({"_id": pipeline_id}, {"$set": fields})
+
+    def claim_backfill_window(self, pipeline_id: str, index: int) -> bool:
+        res = self.coll.update_one({"_id": pipeline_id, "backfill.status": "running", "backfill.next": index},
+                                   {"$set": {"backfill.next": index + 1}})
+        return res.modified_count == 1
+
+    def add_backfill_run(self, pipeline_id: str, run_id: str) -> None:
+        self.coll.update_one({"_id": pipeline_id}, {"$push": {"backfill.runs": run_id}})
+
+    def end_backfill(self, pipeline_id: str, index: int, status: str, error: str | None) -> None:
+        self.coll.update_one({"_id": pipeline_id, "backfill.status": "running"},
+                             {"$set": {"backfill.status": status, "backfill.next": index,
+                                       "backfill.error": error, "backfill.ended_at": utcnow()}})
+
+    def idle_backfills(self, limit: int = 100) -> list[str]:
+        return [d["_id"] for d in self.coll.find({"backfill.status": "running", "active_run_id": None},
+                                                 {"_id": 1}).limit(limit)]
+
     # -- schedule -----------------------------------------------------------------------------
     def due(self, now: datetime, limit: int = 100) -> list[dict]:
         return list(self.coll.find({"schedule.next_run_at": {"$lte": now}}).limit(limit))

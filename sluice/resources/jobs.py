@@ -64,13 +64,23 @@ class Batches(Resource):
         return self._http.post(f"/v1/batches/{seg(batch_id)}/cancel")
 
     def retry(self, batch_id: str, *, retry_mode: str | None = None, tier_nums: list[int] | None = None) -> dict:
-        """Re-run what failed (`retry_mode="failed_only"`, the default) or everything ("all")."""
+        """Re-run what failed (`retry_mode="failed_only"`, the default), only what failed for
+        infrastructure reasons ("transient_only"), or everything ("all")."""
         return self._http.post(f"/v1/batches/{seg(batch_id)}/retry", body(retry_mode=retry_mode,
                                                                            tier_nums=tier_nums))
 
     def failed_documents(self, batch_id: str, *, limit: int | None = None) -> Iterator[dict]:
         """Every per-record failure of the batch, page after page."""
         return self._http.pages("GET", f"/v1/batches/{seg(batch_id)}/failed-documents", limit=limit)
+
+    def diagnose(self, batch_id: str) -> dict:
+        """What is wrong: category, seconds since progress, top errors with a sample each,
+        whether workers consume the queue, and a recommendation."""
+        return self._http.get(f"/v1/batches/{seg(batch_id)}/diagnose")
+
+    def resubmit(self, batch_id: str, from_tier: int) -> dict:
+        """A new attempt re-running tiers `from_tier`.. from what the tiers above stored."""
+        return self._http.post(f"/v1/batches/{seg(batch_id)}/resubmit", body(from_tier=from_tier))
 
 
 class Tasks(Resource):
@@ -112,3 +122,11 @@ class Runs(Resource):
     def errors(self, run_id: str, *, limit: int | None = None) -> Iterator[dict]:
         """The run's failures grouped by step and message, with counts."""
         return self._http.pages("GET", f"/v1/pipelines/runs/{seg(run_id)}/errors", limit=limit)
+
+    def dead_letters(self, run_id: str, *, limit: int | None = None) -> Iterator[dict]:
+        """The run's failed records with their input record, page after page."""
+        return self._http.pages("GET", f"/v1/pipelines/runs/{seg(run_id)}/dead-letters", limit=limit)
+
+    def replay(self, run_id: str) -> dict:
+        """Run the dead letters again (after fixing the code): {"id": new run, "replay_of": run_id}."""
+        return self._http.post(f"/v1/pipelines/runs/{seg(run_id)}/dead-letters/replay")

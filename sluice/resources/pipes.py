@@ -70,6 +70,13 @@ class Pipelines(Resource):
         """Start a run; {"id": "run_…"} at once (poll it with `client.runs.wait`)."""
         return self._http.post(f"/v1/pipelines/{seg(pipeline_id)}/runs", body(incremental=incremental))
 
+    def backfill(self, pipeline_id: str, *, skipped: bool | None = None, start: str | None = None,
+                 end: str | None = None, window: str | None = None) -> dict:
+        """Run the skipped occurrences (`skipped=True`) or `start`..`end` (ISO times) as
+        incremental windows of `window` ("1h", "24h", …), one run per window, in order."""
+        return self._http.post(f"/v1/pipelines/{seg(pipeline_id)}/backfill",
+                               body(skipped=skipped, start=start, end=end, window=window))
+
 
 class StreamingPipelines(Resource):
     """Seed 004, inside a project (a namespace id or name; the client's namespace by default):
@@ -111,9 +118,12 @@ class StreamingPipelines(Resource):
     def delete(self, pipeline_id: str, *, project: str | None = None) -> None:
         self._http.delete(f"{self._base(project)}/{seg(pipeline_id)}")
 
-    def start(self, pipeline_id: str, *, snapshot: bool | None = None, project: str | None = None) -> dict:
+    def start(self, pipeline_id: str, *, snapshot: bool | None = None, resume_from: str | None = None,
+              project: str | None = None) -> dict:
+        """START; `resume_from` ("snapshot", "now" or an ISO timestamp) says where to begin when the
+        saved resume token is gone."""
         return self._http.post(f"{self._base(project)}/{seg(pipeline_id)}/commands",
-                               body(command="START", snapshot=snapshot))
+                               body(command="START", snapshot=snapshot, resumeFrom=resume_from))
 
     def stop(self, pipeline_id: str, *, project: str | None = None) -> dict:
         return self._http.post(f"{self._base(project)}/{seg(pipeline_id)}/commands", {"command": "STOP"})

@@ -9,6 +9,8 @@ from datetime import timedelta
 import pytest
 from pymongo.errors import OperationFailure
 
+from shared.errors import Conflict
+
 from shared.connectors import clients
 from shared.engine.streaming import control
 from shared.settings import StreamingSettings
@@ -122,7 +124,7 @@ def test_history_lost_and_a_vanished_connection_fail_the_pipeline(rig, monkeypat
     epoch, a = rig["sent"][-1]
     run_until(rig, epoch, a, "STREAMING")
 
-    def lost(self, token, max_await_ms, batch_size=None):
+    def lost(self, token, max_await_ms, batch_size=None, start_at=None):
         raise HistoryLost("ChangeStreamHistoryLost")
     monkeypatch.setattr("shared.connectors.cdc.CdcSource.feed", lost)
     assert step(rig, epoch, a).action == "failed"
@@ -133,7 +135,9 @@ def test_history_lost_and_a_vanished_connection_fail_the_pipeline(rig, monkeypat
     assert status == 200 and len(events) == 1, deliveries      # the streaming.failed event is queued
     monkeypatch.undo()
 
-    control.command(stores, rig["ns"], rig["pid"], "START", None, send(rig))   # FAILED → STARTING
+    with pytest.raises(Conflict):    # the token is gone: START must say where to begin
+        control.command(stores, rig["ns"], rig["pid"], "START", None, send(rig))
+    control.command(stores, rig["ns"], rig["pid"], "START", None, send(rig), "snapshot")   # FAILED → STARTING
     epoch, b = rig["sent"][-1]
     stores.connections.delete(rig["ns"], rig["dst_conn"])
     rig["src"].insert_one({"n": 7})
@@ -149,7 +153,7 @@ class _Raising:
 
 
 def test_change_feed_maps_history_loss():
-    with pytest.raises(HistoryLost, match="START again with snapshot: true"):
+    with pytest.raises(HistoryLost, match="START again with resumeFrom"):
         with ChangeFeed(_Raising(), [], {"_data": "00"}):
             pass
 

@@ -15,5 +15,5 @@ class BatchListSchema(StrictSchema):
 
 
 class RetrySchema(StrictSchema):
-    retry_mode = fields.String(load_default="failed_only", validate=validate.OneOf(["failed_only", "all"]))
+    retry_mode = fields.String(load_default="failed_only", validate=validate.OneOf(["failed_only", "transient_only", "all"]))
     tier_nums = fields.List(fields.Integer(validate=validate.Range(min=0)), load_default=None, allow_none=True)

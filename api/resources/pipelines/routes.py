@@ -12,7 +12,7 @@ from api.resources.pipelines.schemas import (PipelineCreateSchema, PipelinePatch
                                              StatusSchema)
 from shared.engine import pausing
 from shared.engine import runs as run_engine
-from shared.engine.pipelines import build_pipeline, ensure_sink, render_pipeline, schedule_fields
+from shared.engine.pipelines import build_pipeline, ensure_sink, recovery_fields, render_pipeline, schedule_fields
 from shared.errors import Conflict, ValidationFailed
 from shared.tasknames import START_RUN
 from shared.timeutil import utcnow
@@ -67,6 +67,7 @@ def _update(pipeline_id: str, partial: bool):
         body = {k: v for k, v in body.items() if k in sent}
         merged = {**{k: current.get(k) for k in ("alias", "metadata", "enabled", "update_time_field",
                                                    "js_limits")},
+                  **recovery_fields(current),
                   "incremental": current.get("incremental_default", False), "code": current["code"],
                   "source": current["source"], "destination": current["destination"], **body}
         if "transformation_code" in body:
@@ -115,7 +116,9 @@ def set_status(pipeline_id: str):
     ns = namespace_id()
     p = stores().pipelines.get(ns, pipeline_id)
     body = load(StatusSchema())
-    stores().pipelines.update(ns, p["_id"], {"enabled": body["enabled"]})
+    # Enabling again starts a new streak and forgets why it was disabled.
+    fresh = {"disabled_reason": None, "disabled_at": None, "failure_streak": 0} if body["enabled"] else {}
+    stores().pipelines.update(ns, p["_id"], {"enabled": body["enabled"], **fresh})
     return no_content()
 
 

@@ -39,6 +39,21 @@ class PipelineCreateSchema(StrictSchema):
     incremental = fields.Boolean(load_default=False,
                                  metadata={"description": "default mode of runs that do not say"})
     js_limits = fields.Nested(JsLimitsSchema, load_default=None, allow_none=True)
+    max_failed_records = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=0),
+                                        metadata={"description": "a run with more failed records stops FAILED"})
+    max_failed_ratio = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, max=1),
+                                    metadata={"description": "a run failing a larger share of records stops FAILED"})
+    disable_after_failures = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+                                            metadata={"description": "consecutive failed runs that disable it"})
+    failing_after_failures = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+                                            metadata={"description": "consecutive failed runs that fire "
+                                                                     "pipeline.failing (default 2/3 of the above)"})
+
+    @validates_schema
+    def _streak_order(self, data, **kwargs):
+        warn, off = data.get("failing_after_failures"), data.get("disable_after_failures")
+        if warn is not None and off is not None and warn >= off:
+            raise ValidationError("must be lower than disable_after_failures", "failing_after_failures")
 
     @validates_schema
     def _one_code(self, data, **kwargs):
@@ -97,5 +112,13 @@ class PipelineSchema(Schema):
     js_limits = fields.Dict(allow_none=True)
     cursor = fields.Raw(allow_none=True, metadata={"description": "incremental cursor: the newest update time read"})
     active_run_id = fields.String(allow_none=True)
+    max_failed_records = fields.Integer(allow_none=True)
+    max_failed_ratio = fields.Float(allow_none=True)
+    disable_after_failures = fields.Integer(allow_none=True)
+    failing_after_failures = fields.Integer(allow_none=True)
+    failure_streak = fields.Integer(metadata={"description": "consecutive failed runs"})
+    disabled_reason = fields.String(allow_none=True, metadata={"description": "why it disabled itself"})
+    disabled_at = fields.DateTime(allow_none=True)
+    backfill = fields.Dict(allow_none=True, metadata={"description": "the last backfill: windows, runs, status"})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

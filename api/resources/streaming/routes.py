@@ -18,6 +18,7 @@ from api.resources.streaming.schemas import (CommandResultSchema, CommandSchema,
                                              StreamingPipelineSchema)
 from shared.engine.streaming import control
 from shared.engine.streaming.config import AGENTS, DEFAULT_AGENT
+from shared.engine.streaming.decisions import parse_resume_from
 from shared.engine.streaming.definition import (build_definition, new_document, render, source_changed,
                                                 status_view, target_changed)
 from shared.errors import Conflict, ValidationFailed
@@ -169,7 +170,17 @@ def commands(project_id: str, pipeline_id: str):
     body = load(CommandSchema())
     if body["command"] != "START" and body.get("snapshot") is not None:
         raise ValidationFailed.at("snapshot", "only START takes snapshot")
-    doc = control.command(stores(), ns["_id"], pipeline_id, body["command"], body.get("snapshot"), _send)
+    if body.get("resumeFrom") is not None:
+        if body["command"] != "START":
+            raise ValidationFailed.at("resumeFrom", "only START takes resumeFrom")
+        if body.get("snapshot") is not None:
+            raise ValidationFailed.at("resumeFrom", "send either snapshot or resumeFrom")
+        try:
+            parse_resume_from(body["resumeFrom"])
+        except ValueError as exc:
+            raise ValidationFailed.at("resumeFrom", str(exc)) from None
+    doc = control.command(stores(), ns["_id"], pipeline_id, body["command"], body.get("snapshot"), _send,
+                          body.get("resumeFrom"))
     return {"streamingPipelineId": doc["_id"], "command": body["command"], "status": doc["status"]}
 
 

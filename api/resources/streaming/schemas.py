@@ -43,6 +43,9 @@ class AdvancedPropertiesSchema(StrictSchema):
                                   validate=validate.Range(*MAX_BATCH_SIZE_RANGE))
     maxBatchWaitMs = fields.Integer(load_default=DEFAULT_MAX_BATCH_WAIT_MS, strict=True,
                                     validate=validate.Range(*MAX_BATCH_WAIT_RANGE))
+    lagAlertSeconds = fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=0, min_inclusive=False),
+                                   metadata={"description": "streaming.lagging fires when the lag stays above "
+                                                            "this many seconds (3 steps in a row)"})
 
 
 class StreamingPipelineCreateSchema(StrictSchema):
@@ -61,6 +64,8 @@ class CommandSchema(StrictSchema):
     command = fields.String(required=True, validate=validate.OneOf(COMMANDS, error="must be START or STOP"))
     snapshot = fields.Boolean(load_default=None, allow_none=True, metadata={
         "description": "START only: true copies the source again, false resumes from the saved token"})
+    resumeFrom = fields.String(load_default=None, allow_none=True, metadata={
+        "description": 'START only, when the token is gone: "snapshot", "now" or an ISO timestamp'})
 
 
 class PageQuerySchema(StrictSchema):
@@ -101,6 +106,8 @@ class StatusSchema(Schema):
     recoveries = fields.Integer()
     history = fields.List(fields.Dict())
     recentFailures = fields.List(fields.Dict())
+    resumeTokenLost = fields.Boolean(metadata={"description": "the saved token is gone: START needs resumeFrom"})
+    resumeFrom = fields.String(allow_none=True)
 
 
 class EnvironmentsSchema(Schema):

@@ -7,12 +7,14 @@ import secrets
 from datetime import timedelta
 from typing import Any, Callable
 
-from shared.engine.streaming.decisions import START, command_outcome, start_mode, watchdog_action
+from shared.engine.streaming.decisions import (START, command_outcome, parse_resume_from, start_mode,
+                                               watchdog_action)
 from shared.engine.streaming.step import fail
 from shared.errors import Conflict
 from shared.settings import StreamingSettings
 from shared.status import StreamingStatus as S
 from shared.stores import Stores
+from shared.stores.changefeed import HISTORY_LOST_MESSAGE
 from shared.stores.streaming import zero_counters
 from shared.timeutil import utcnow
 
@@ -28,9 +30,10 @@ def _no_live_lease(now: Any) -> dict:
 
 
 def command(stores: Stores, namespace_id: str, pipeline_id: str, name: str, snapshot: bool | None,
-            send: Send) -> dict:
+            send: Send, resume_from: str | None = None) -> dict:
     """Apply START or STOP; returns the pipeline document after it. START while running is a
-    Conflict; STOP of a stopped pipeline changes nothing."""
+    Conflict; STOP of a stopped pipeline changes nothing. `resume_from` ("snapshot", "now" or an
+    ISO timestamp) is the explicit choice a START needs once the saved token is gone."""
     doc = stores.streaming.get(namespace_id, pipeline_id)
     outcome, new = command_outcome(doc["status"], name)
     if outcome == "conflict":
@@ -38,18 +41,29 @@ def command(stores: Stores, namespace_id: str, pipeline_id: str, name: str, snap
     if outcome == "noop":
         return doc
     if name == START:
-        return _start(stores, doc, snapshot, send)
+        return _start(stores, doc, snapshot, send, resume_from)
     return _stop(stores, doc)
 
 
-def _start(stores: Stores, doc: dict, snapshot: bool | None, send: Send) -> dict:
+def _start(stores: Stores, doc: dict, snapshot: bool | None, send: Send, resume_from: str | None) -> dict:
     definition = doc["definition"]
+    choice, start_at = parse_resume_from(resume_from)
+    if doc.get("token_lost") and choice is None and snapshot is None:
+        raise Conflict(HISTORY_LOST_MESSAGE, code="resume_token_lost")
+    reset: dict = {}
+    if choice == "snapshot":
+        snapshot = True
+    elif choice is not None:
+        # "now" loses what changed since the token; a time repeats what changed since it.
+        snapshot, reset = False, {"resume_token": None, "snapshot": None}
     mode = start_mode(bool(definition["streamingSource"].get("snapshot", True)),
-                      doc.get("resume_token") is not None, doc.get("snapshot") is not None, snapshot)
+                      doc.get("resume_token") is not None and not reset, doc.get("snapshot") is not None, snapshot)
     chain = new_chain()
     now = utcnow()
+    run = {"mode": mode, "started_at": now, "resume_from": resume_from, "start_at": start_at}
     started = stores.streaming.transition(doc["_id"], S.STARTING.value, inc={"epoch": 1}, set_={
-        "error": None, "run": {"mode": mode, "started_at": now}, "lease_owner": chain, "lease_until": None,
+        **reset, "token_lost": False, "lag_streak": 0,
+        "error": None, "run": run, "lease_owner": chain, "lease_until": None,
         "heartbeat_at": now, "counters": zero_counters(), "errors_in_row": 0, "lag_seconds": None,
         "recent_failures": []})
     if started is None:

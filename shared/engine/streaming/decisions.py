@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, TypeVar
 
 from shared.status import ACTIVE, StreamingStatus as S
@@ -20,6 +20,35 @@ _ACTIVE = frozenset(str(getattr(s, "value", s)) for s in ACTIVE["streaming"])
 # How a START begins (stored as run.mode): copy the source first, carry on with a snapshot a
 # STOP interrupted, or follow the change stream from the saved token (or from now).
 FRESH_SNAPSHOT, RESUME_SNAPSHOT, STREAM_ONLY = "snapshot", "resume_snapshot", "stream"
+
+
+RESUME_CHOICES = ("snapshot", "now")
+# A lag above the pipeline's threshold on this many steps in a row fires streaming.lagging.
+LAG_ALERT_STEPS = 3
+
+
+def parse_resume_from(value: str | None) -> tuple[str | None, datetime | None]:
+    """START's `resumeFrom`: ("snapshot"|"now"|"time", the naive-UTC time or None); (None, None)
+    when not given. Raises ValueError with a message for anything else."""
+    if value is None:
+        return None, None
+    if value in RESUME_CHOICES:
+        return value, None
+    try:
+        at = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError('must be "snapshot", "now" or an ISO 8601 timestamp') from None
+    if at.tzinfo is not None:
+        at = at.astimezone(timezone.utc).replace(tzinfo=None)
+    return "time", at
+
+
+def lag_alert(lag: float | None, threshold: float | None, streak: int) -> tuple[int, bool]:
+    """(steps in a row above the threshold now, whether streaming.lagging fires): once per
+    episode, on the LAG_ALERT_STEPS-th lagging step; a step at or under it ends the episode."""
+    if threshold is None or lag is None or lag <= threshold:
+        return 0, False
+    return streak + 1, streak + 1 == LAG_ALERT_STEPS
 
 
 def step_action(status: str) -> str:

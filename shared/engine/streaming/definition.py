@@ -114,7 +114,8 @@ def build_definition(stores: Stores, settings: Any, ns_id: str, raw: Any, body: 
         "transformation": ({"code": body["transformation"]["code"]} if body.get("transformation") else None),
         "advancedProperties": {
             "maxBatchSize": advanced.get("maxBatchSize", DEFAULT_MAX_BATCH_SIZE),
-            "maxBatchWaitMs": advanced.get("maxBatchWaitMs", DEFAULT_MAX_BATCH_WAIT_MS)},
+            "maxBatchWaitMs": advanced.get("maxBatchWaitMs", DEFAULT_MAX_BATCH_WAIT_MS),
+            **({"lagAlertSeconds": advanced["lagAlertSeconds"]} if advanced.get("lagAlertSeconds") else {})},
     }
 
 
@@ -152,4 +153,5 @@ def status_view(doc: dict) -> dict:
             "lastStateChange": doc.get("last_state_change"), "heartbeatAt": doc.get("heartbeat_at"),
             "mode": (doc.get("run") or {}).get("mode"), "recoveries": doc.get("recoveries", 0),
             "history": [{"status": h["status"], "at": h["at"]} for h in doc.get("history") or []],
-            "recentFailures": doc.get("recent_failures") or []}
+            "recentFailures": doc.get("recent_failures") or [], "resumeTokenLost": bool(doc.get("token_lost")),
+            "resumeFrom": (doc.get("run") or {}).get("resume_from")}

@@ -21,7 +21,7 @@ from shared.engine.events import emit
 from shared.engine.streaming.apply import Batch, Transformer, Written, write
 from shared.engine.streaming.definition import status_view
 from shared.settings import StreamingSettings
-from shared.engine.streaming.decisions import (FRESH_SNAPSHOT, RESUME_SNAPSHOT, chunk_id, collapse,
+from shared.engine.streaming.decisions import (FRESH_SNAPSHOT, RESUME_SNAPSHOT, chunk_id, collapse, lag_alert,
                                                lag_seconds, read_wait_s, snapshot_advance, step_action)
 from shared.errors import NotFound, TransientError, ValidationFailed
 from shared.jsbox import JsError
@@ -42,11 +42,13 @@ class LeaseLost(TransientError):
     """Another chain owns the pipeline now (or a new START began): this chain ends."""
 
 
-def fail(stores: Stores, pipeline_id: str, message: str, where: dict | None = None) -> dict | None:
+def fail(stores: Stores, pipeline_id: str, message: str, where: dict | None = None,
+         extra: dict | None = None) -> dict | None:
     """FAILED with the reason (a guarded transition), and the `streaming.failed` event queued for
     the namespace's webhooks subscribed to it."""
     failed = stores.streaming.transition(pipeline_id, S.FAILED.value, where=where,
-                                         set_={"error": message[:2000], "lease_owner": None, "lease_until": None})
+                                         set_={"error": message[:2000], "lease_owner": None, "lease_until": None,
+                                               **(extra or {})})
     if failed is not None:
         emit(stores, failed["namespace_id"], "streaming.failed",
              {**status_view(failed), "name": failed["definition"].get("name")})
@@ -113,6 +115,9 @@ class _Step:
                 # The token first: changes made while the snapshot copies are replayed after it.
                 self.move(S.SNAPSHOTTING.value, {"resume_token": src.now_token(),
                                                  "snapshot": {"part": 0, "after": None, "started": False}})
+            elif (self.doc.get("run") or {}).get("start_at") and not self.doc.get("resume_token"):
+                # resumeFrom a time: the first stream step opens at it (no token yet).
+                self.move(S.STREAMING.value, {"snapshot": None})
             else:
                 token = self.doc.get("resume_token") or src.now_token()
                 self.move(S.STREAMING.value, {"resume_token": token, "snapshot": None})
@@ -139,7 +144,8 @@ class _Step:
     def stream(self) -> None:
         token = self.doc.get("resume_token")
         with self.source() as src:
-            with src.feed(token, self.ss.max_await_ms, self.max_batch) as feed:
+            start_at = None if token else (self.doc.get("run") or {}).get("start_at")
+            with src.feed(token, self.ss.max_await_ms, self.max_batch, start_at) as feed:
                 changes = feed.read(self.max_batch, read_wait_s(self.max_wait_ms, self.ss.lease_s))
                 new_token = feed.token
             keyed = [(src.key(c.collection, c.doc_id), c) for c in changes]
@@ -159,11 +165,18 @@ class _Step:
                            or k in written.present or k in upserted)
         times = [c.event_time for c in changes if c.event_time is not None]
         newest = max(times) if times else None
-        fields: dict[str, Any] = {"resume_token": new_token, "lag_seconds": lag_seconds(utcnow(), newest)}
+        lag = lag_seconds(utcnow(), newest)
+        streak, lagging = lag_alert(lag, self.definition["advancedProperties"].get("lagAlertSeconds"),
+                                    self.doc.get("lag_streak", 0))
+        fields: dict[str, Any] = {"resume_token": new_token, "lag_seconds": lag, "lag_streak": streak}
         if newest is not None:
             fields["last_event_time"] = newest
         self.save(fields, {"changesCaptured": captured, "applied": written.applied,
                            "failed": len(batch.failures)}, batch.failures)
+        if lagging:
+            emit(self.stores, self.doc["namespace_id"], "streaming.lagging",
+                 {**status_view({**self.doc, **fields}), "name": self.definition.get("name"),
+                  "lagAlertSeconds": self.definition["advancedProperties"].get("lagAlertSeconds")})
 
 
 def run_step(stores: Stores, settings: Any, ss: StreamingSettings, pipeline_id: str, epoch: int,
@@ -188,7 +201,11 @@ def run_step(stores: Stores, settings: Any, ss: StreamingSettings, pipeline_id: 
         getattr(_Step(stores, settings, ss, doc, epoch, chain), action)()
     except LeaseLost:
         return StepResult(False, "lease_lost")
-    except (HistoryLost, SourceInvalidated) as exc:
+    except HistoryLost as exc:
+        # The next START must say where to begin (resumeFrom): nothing is lost silently.
+        fail(stores, pipeline_id, str(exc), where, {"token_lost": True})
+        return StepResult(False, "failed")
+    except SourceInvalidated as exc:
         fail(stores, pipeline_id, str(exc), where)
         return StepResult(False, "failed")
     except (ValidationFailed, NotFound, JsError) as exc:
