@@ -31,6 +31,9 @@ class BatchStore(HeartbeatStore):
 
     def indexes(self) -> list[IndexModel]:
         return [IndexModel([("namespace_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
+                # Lists of one collection's batches, newest first, without scanning the others.
+                IndexModel([("namespace_id", ASCENDING), ("collection_id", ASCENDING), ("created_at", ASCENDING),
+                            ("_id", ASCENDING)]),
                 IndexModel([("task_id", ASCENDING)], unique=True),
                 IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)])]
 
@@ -81,14 +84,19 @@ class BatchStore(HeartbeatStore):
     def stalled(self, older_than: Any, statuses: list[str]) -> list[dict]:
         return list(self.coll.find({"status": {"$in": statuses}, "heartbeat_at": {"$lt": older_than}}))
 
-    def list(self, namespace_id: str, *, statuses: list[str] | None = None, collection_id: str | None = None,
-             limit: int | None, cursor: str | None) -> Page:
+    @staticmethod
+    def list_query(namespace_id: str, statuses: list[str] | None = None, collection_id: str | None = None) -> dict:
         q: dict[str, Any] = {"namespace_id": namespace_id}
         if statuses:
             q["status"] = {"$in": list(statuses)}
         if collection_id:
             q["collection_id"] = collection_id
-        return paginate(self.coll, q, limit=limit, cursor=cursor)
+        return q
+
+    def list(self, namespace_id: str, *, statuses: list[str] | None = None, collection_id: str | None = None,
+             limit: int | None, cursor: str | None) -> Page:
+        return paginate(self.coll, self.list_query(namespace_id, statuses, collection_id), limit=limit,
+                        cursor=cursor)
 
     def discard(self, batch_id: str) -> None:
         """Remove a batch that was never enqueued (an Idempotency-Key named an earlier one)."""

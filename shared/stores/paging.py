@@ -56,13 +56,20 @@ def check_limit(limit: int | None, path: str = "limit") -> int:
     return limit
 
 
+def sort_spec(sort_field: str = "created_at", descending: bool = True) -> list[tuple[str, int]]:
+    """The sort a list runs: the field, then `_id` as the tie-break keyset pagination needs
+    (so an index on (..., field, _id) serves it without an in-memory sort)."""
+    direction = -1 if descending else 1
+    return [(sort_field, direction), ("_id", direction)] if sort_field != "_id" else [("_id", direction)]
+
+
 def paginate(coll: Any, query: dict, *, limit: int | None, cursor: str | None,
              sort_field: str = "created_at", descending: bool = True,
              render: Callable[[dict], dict] = lambda d: d,
              projection: dict | None = None) -> Page:
     limit = check_limit(limit)
     direction = -1 if descending else 1
-    sort = [(sort_field, direction), ("_id", direction)] if sort_field != "_id" else [("_id", direction)]
+    sort = sort_spec(sort_field, descending)
     total = coll.count_documents(query)
     state = _decode(cursor) if cursor else {}
     if state.get("sort") not in (None, [sort_field, direction]):
