@@ -70,11 +70,13 @@ def paginate(coll: Any, query: dict, *, limit: int | None, cursor: str | None,
     limit = check_limit(limit)
     direction = -1 if descending else 1
     sort = sort_spec(sort_field, descending)
-    total = coll.count_documents(query)
     state = _decode(cursor) if cursor else {}
     if state.get("sort") not in (None, [sort_field, direction]):
         raise ValidationFailed.at("cursor", "belongs to a list with a different sort",
                                   code="invalid_cursor")
+    # Counting a filtered list reads every row the filter's index range holds, far more than
+    # a page: the first page counts, and its cursor carries the total to the pages after it.
+    total = state["total"] if isinstance(state.get("total"), int) else coll.count_documents(query)
     find_query, skip = dict(query), 0
     if sort_field in KEYSET_FIELDS and "after" in state:
         value, last_id = state["after"]
@@ -97,5 +99,5 @@ def paginate(coll: Any, query: dict, *, limit: int | None, cursor: str | None,
                      "after": [last.get(sort_field) if sort_field != "_id" else last["_id"], last["_id"]]}
         else:
             state = {"sort": [sort_field, direction], "offset": skip + limit}
-        next_cursor = _encode(state)
+        next_cursor = _encode({**state, "total": total})
     return Page([render(r) for r in rows], next_cursor, total, limit)

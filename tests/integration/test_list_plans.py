@@ -120,3 +120,24 @@ def test_batch_lists_sort_and_count_with_an_index(stores, statuses, collection_i
     query = store.list_query("ns_0", statuses, collection_id)
     assert_indexed(find_plan(coll, query, sort_spec()), index)
     assert_indexed(count_plan(coll, query))
+
+
+def test_pages_after_the_first_carry_its_total_instead_of_counting_again(stores):
+    store = stores["objects"]
+    first = store.list(BUCKET, {"data.category": {"$eq": "c2"}}, sort_field="created_at", descending=True,
+                       limit=7, cursor=None)
+    assert first.total == 20 and len(first.items) == 7 and first.next_cursor
+    store.coll.insert_one({"_id": "obj_new", "namespace_id": "ns_0", "bucket_id": "bkt_2",
+                           "data": {"category": "c2"}, "created_at": datetime(2020, 1, 1),
+                           "updated_at": datetime(2020, 1, 1)})
+    seen, cursor, pages = [r["object_id"] for r in first.items], first.next_cursor, 0
+    while cursor and pages < 10:
+        page = store.list(BUCKET, {"data.category": {"$eq": "c2"}}, sort_field="created_at", descending=True,
+                          limit=7, cursor=cursor)
+        assert page.total == 20                  # the first page's count, not a new one
+        seen += [r["object_id"] for r in page.items]
+        cursor, pages = page.next_cursor, pages + 1
+    assert len(seen) == len(set(seen)) == 21 and "obj_new" in seen   # the rows themselves are current
+    fresh = store.list(BUCKET, {"data.category": {"$eq": "c2"}}, sort_field="created_at", descending=True,
+                       limit=7, cursor=None)
+    assert fresh.total == 21
