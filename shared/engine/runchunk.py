@@ -8,6 +8,7 @@ from typing import Any, Callable
 from shared.connectors import destination_for, source_for
 from shared.engine.chunk import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
 from shared.engine.failfast import FailureStreak
+from shared.engine.lookahead import Lookahead
 from shared.engine.runs import JS_ENTRY_POINTS
 from shared.errors import UserError
 from shared.filters import matches, parse_filter
@@ -92,6 +93,11 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
         items: list[tuple[str, dict]] = []
         limits = JsLimits.capped(pipeline.get("js_limits"), settings)
         with Sandbox(pipeline["code"], JS_ENTRY_POINTS, limits) as sandbox:
+            records = [source.record(row) for row in rows]
+            kept = [k for k, record in enumerate(records) if node is None or matches(node, record)]
+            # The transform runs a window of records ahead, one sandbox call for many records.
+            ahead = Lookahead(kept, lambda ks: sandbox.call_many([records[k] for k in ks]))
+            kept_set = set(kept)
             for k, row in enumerate(rows):
                 if k and time.monotonic() - started > budget:
                     split = hand_on(stores.runs, chunk, source.bound(row), k, dispatch)
@@ -99,19 +105,22 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
                         chunk, continuations = split, [c["_id"] for c in split["continuations"]]
                         break
                 key = source.key(row)
-                record = source.record(row)
+                record = records[k]
                 passed[READ] += 1
                 ut = source.update_time(row, pipeline.get("update_time_field"))
                 if ut is not None and (max_update is None or ut > max_update):
                     max_update = ut
-                if node is not None and not matches(node, record):
+                if k not in kept_set:
                     continue
                 passed[FILTER] += 1
                 if streak.tripped:
                     fail(TRANSFORM, key, streak.code or "", streak.skip_message())
                     continue
                 try:
-                    outputs = interpret(sandbox.call(record), record)
+                    result = ahead.result(k)
+                    if isinstance(result, JsError):
+                        raise result
+                    outputs = interpret(result, record)
                 except (JsError, StepFailure) as exc:
                     streak.record_failure(exc.code, exc.message)
                     fail(TRANSFORM, key, exc.code, exc.message)
