@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
@@ -56,6 +57,32 @@ def check_limit(limit: int | None, path: str = "limit") -> int:
     return limit
 
 
+# A large count (SLOW_COUNT_ROWS or more) that took longer than SLOW_COUNT_S is reused, for
+# the same query, for REUSE_SLOW_COUNT_S: a filter on a data field has no index, so its
+# count reads every row of the bucket, and dashboards ask the same list again and again.
+# Small or quick counts are always fresh.
+SLOW_COUNT_S = 0.02
+SLOW_COUNT_ROWS = 1000
+REUSE_SLOW_COUNT_S = 2.0
+_MAX_REMEMBERED = 512
+_slow_counts: dict[tuple[str, str, str], tuple[float, int]] = {}
+
+
+def counted(coll: Any, query: dict) -> int:
+    """count_documents(query), reusing a slow count of the same query made moments ago."""
+    key = (coll.database.name, coll.name, repr(query))
+    now = time.monotonic()
+    hit = _slow_counts.get(key)
+    if hit is not None and now - hit[0] < REUSE_SLOW_COUNT_S:
+        return hit[1]
+    total = coll.count_documents(query)
+    if total >= SLOW_COUNT_ROWS and time.monotonic() - now > SLOW_COUNT_S:
+        if len(_slow_counts) >= _MAX_REMEMBERED:
+            _slow_counts.clear()
+        _slow_counts[key] = (now, total)
+    return total
+
+
 def sort_spec(sort_field: str = "created_at", descending: bool = True) -> list[tuple[str, int]]:
     """The sort a list runs: the field, then `_id` as the tie-break keyset pagination needs
     (so an index on (..., field, _id) serves it without an in-memory sort)."""
@@ -76,7 +103,7 @@ def paginate(coll: Any, query: dict, *, limit: int | None, cursor: str | None,
                                   code="invalid_cursor")
     # Counting a filtered list reads every row the filter's index range holds, far more than
     # a page: the first page counts, and its cursor carries the total to the pages after it.
-    total = state["total"] if isinstance(state.get("total"), int) else coll.count_documents(query)
+    total = state["total"] if isinstance(state.get("total"), int) else counted(coll, query)
     find_query, skip = dict(query), 0
     if sort_field in KEYSET_FIELDS and "after" in state:
         value, last_id = state["after"]

@@ -141,3 +141,20 @@ def test_pages_after_the_first_carry_its_total_instead_of_counting_again(stores)
     fresh = store.list(BUCKET, {"data.category": {"$eq": "c2"}}, sort_field="created_at", descending=True,
                        limit=7, cursor=None)
     assert fresh.total == 21
+
+
+def test_a_slow_large_count_is_reused_briefly_and_small_counts_never(stores, monkeypatch):
+    from shared.stores import paging
+
+    coll = stores["objects"].coll
+    query = stores["objects"].list_query(BUCKET, {"data.price": {"$gte": 0}})
+    assert paging.counted(coll, query) == 100
+    coll.insert_one({"_id": "obj_more", "namespace_id": "ns_0", "bucket_id": "bkt_2", "data": {"price": 1}})
+    assert paging.counted(coll, query) == 101                  # small: always counted afresh
+    monkeypatch.setattr(paging, "SLOW_COUNT_ROWS", 50)
+    monkeypatch.setattr(paging, "SLOW_COUNT_S", 0.0)            # every count is "slow" here
+    assert paging.counted(coll, query) == 101
+    coll.insert_one({"_id": "obj_more2", "namespace_id": "ns_0", "bucket_id": "bkt_2", "data": {"price": 1}})
+    assert paging.counted(coll, query) == 101                  # reused within the window
+    monkeypatch.setattr(paging, "REUSE_SLOW_COUNT_S", 0.0)
+    assert paging.counted(coll, query) == 102                  # and fresh after it
