@@ -27,7 +27,8 @@ from shared.tasknames import QUEUES
 
 def cmd_up(args: argparse.Namespace) -> int:
     try:
-        with embedded(port=args.port, flower_port=args.flower_port, concurrency=args.concurrency) as system:
+        with embedded(port=args.port, flower_port=args.flower_port, concurrency=args.concurrency,
+                      api_workers=args.api_workers) as system:
             print(system.banner(), flush=True)
             try:
                 while not system.dead():
@@ -141,9 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=None)
     up.add_argument("--flower-port", type=int, default=None)
     up.add_argument("--concurrency", type=int, default=2)
-    api = sub.add_parser("api", help="run the API server (needs MONGO_URL and REDIS_URL)")
+    up.add_argument("--api-workers", type=int, default=2, help="gunicorn worker processes of the API")
+    api = sub.add_parser("api", help="run the API server under gunicorn (needs MONGO_URL and REDIS_URL)")
     api.add_argument("--port", type=int, default=8000)
-    api.add_argument("--workers", type=int, default=2)
+    api.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    api.add_argument("--threads", type=int, default=4, help="threads per worker process (default 4)")
+    api.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for "
+                                                         "every interface)")
     worker = sub.add_parser("worker", help="run a Celery worker")
     worker.add_argument("-Q", "--queues", default=",".join(QUEUES))
     worker.add_argument("-c", "--concurrency", type=int, default=2)
@@ -185,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "up": cmd_up, "trigger": cmd_trigger, "run": cmd_run, "status": cmd_status, "apply": cmd_apply,
     "demo": cmd_demo, "reseal": cmd_reseal,
-    "api": lambda a: _exec(api_cmd(a.port, a.workers)),
+    "api": lambda a: _exec(api_cmd(a.port, a.workers, a.threads, a.host)),
     "worker": lambda a: _exec(worker_cmd(a.queues.split(","), a.concurrency, a.pool)),
     "beat": lambda a: _exec(beat_cmd(a.schedule)),
     "flower": lambda a: _exec(flower_cmd(a.port)),

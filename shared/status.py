@@ -89,6 +89,13 @@ TERMINAL: dict[str, frozenset[str]] = {
     "streaming": frozenset({_S.NOT_RUNNING, _S.FAILED}),
 }
 
+# Reached only at the end, once every chunk of the attempt is done (FAILED and CANCELED can
+# still have chunks running): what a finished attempt's stored figures may rely on.
+FINISHED_ALL: dict[str, frozenset[str]] = {
+    "batch": frozenset({_B.COMPLETED, _B.COMPLETED_WITH_ERRORS}),
+    "run": frozenset({_R.COMPLETED, _R.COMPLETED_WITH_ERRORS}),
+}
+
 ACTIVE: dict[str, frozenset[str]] = {
     "batch": frozenset({_B.PENDING, _B.PROCESSING, _B.PAUSED}),
     "run": frozenset({_R.PENDING, _R.RUNNING, _R.PAUSED}),
@@ -116,6 +123,11 @@ def allowed_from(kind: str, new: str) -> list[str]:
 
 def can_transition(kind: str, old: str, new: str) -> bool:
     return old in {str(getattr(s, "value", s)) for s in TRANSITIONS[kind].get(new, ())}
+
+
+def finished_all(kind: str, status: str) -> bool:
+    """True when `status` means every chunk of the attempt is done (see FINISHED_ALL)."""
+    return status in {s.value for s in FINISHED_ALL[kind]}
 
 
 def is_terminal(kind: str, status: str) -> bool:

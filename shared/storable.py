@@ -106,7 +106,63 @@ def storable(value: Any, path: str = "", *, names: bool = True, max_depth: int =
     refuses keys MongoDB cannot store or would read as operators (NUL, a leading `$`).
     Also refused: integers outside 64 bits, NaN and infinities (not JSON), strings with lone
     surrogates (not UTF-8), nesting deeper than `max_depth`, more than about `max_bytes`, and
-    types neither JSON nor BSON know (sets, arbitrary objects)."""
+    types neither JSON nor BSON know (sets, arbitrary objects).
+
+    Every output document of a batch passes here, so the common case (nothing wrong) takes
+    a quick walk that builds no paths; only a value it cannot vouch for is walked again to
+    name the problem and its path."""
+    if _plainly_storable(value, names, max_depth, max_bytes):
+        return None
+    return _first_problem(value, path, names, max_depth, max_bytes)
+
+
+def _plainly_storable(value: Any, names: bool, max_depth: int, max_bytes: int) -> bool:
+    """True only when `_first_problem` finds nothing: the same size estimate and depth rule,
+    the common types only (anything else: False, and the full walk decides)."""
+    size = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        item, depth = pop()
+        kind = type(item)
+        if kind is str:
+            size += len(item) + 5
+            if not item.isascii() and _has_surrogate(item):
+                return False
+        elif kind is bool or item is None:
+            size += 2
+        elif kind is int:
+            size += 9
+            if not INT64_MIN <= item <= INT64_MAX:
+                return False
+        elif kind is float:
+            size += 9
+            if item - item != 0.0:          # NaN or infinite
+                return False
+        elif kind is dict:
+            if depth >= max_depth:
+                return False
+            size += 5
+            for key, sub in item.items():
+                if type(key) is not str or "\x00" in key or key[:1] == "$" or (names and (not key or "." in key)) \
+                        or (not key.isascii() and _has_surrogate(key)):
+                    return False
+                size += len(key) + 2
+                push((sub, depth + 1))
+        elif kind is list:
+            if depth >= max_depth:
+                return False
+            size += 5
+            for sub in item:
+                push((sub, depth + 1))
+        else:
+            return False
+        if size > max_bytes:
+            return False
+    return True
+
+
+def _first_problem(value: Any, path: str, names: bool, max_depth: int, max_bytes: int) -> Problem | None:
     global _SCALARS
     if _SCALARS is None:
         _SCALARS = _bson_scalars()

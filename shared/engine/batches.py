@@ -90,7 +90,8 @@ def finish_tier(stores: Stores, batch_id: str, tier_num: int) -> str:
         return "next"
     stats = stores.batches.tier_stats(batch_id)
     failed = sum(t["counts"]["failed"] for t in stats.values())
-    done = stores.batches.transition(batch_id, finished_status("batch", failed), {"completed_at": utcnow()})
+    done = stores.batches.transition(batch_id, finished_status("batch", failed), {
+        "completed_at": utcnow(), "final_stats": stores.batches.final_stats(batch.get("attempt", 1), stats)})
     if done is not None:
         emit(stores, done["namespace_id"], "batch.completed", _event_data(done, stats))
     return "done"

@@ -3,8 +3,8 @@ silently lost and the batch can still finish), and a `transient_only` retry re-r
 those records."""
 from __future__ import annotations
 
+from shared.causes import INFRASTRUCTURE
 from shared.engine import sources
-from shared.engine.causes import INFRASTRUCTURE
 from shared.errors import Conflict
 from shared.stores import Stores
 from shared.timeutil import utcnow

@@ -6,9 +6,10 @@ import time
 from contextlib import ExitStack
 from typing import Any, Callable
 
+from shared.causes import cause_of
 from shared.engine import docbuild, sources
-from shared.engine.causes import cause_of
 from shared.engine.failfast import FailureStreak
+from shared.engine.lookahead import Lookahead
 from shared.engine.taxonomy import apply_taxonomies, compile_taxonomy
 from shared.extractors import RecordError, get_extractor
 from shared.filters import matches, parse_filter
@@ -116,6 +117,13 @@ def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str
     streak = FailureStreak(settings.fail_fast_after)
     with ExitStack() as stack:
         steps = open_steps(collection, settings, stack)
+        kept = [k for k, row in enumerate(rows)
+                if node is None or matches(node, sources.record_view(row, src_type))]
+        # Extraction runs a window of records ahead (one sandbox call for many records);
+        # what happens to each record is still decided here, record by record.
+        ahead = Lookahead(kept, lambda ks: docbuild.build_many(
+            [(sources.record_meta(rows[k], src_type), rows[k].get("data") or {}) for k in ks], steps))
+        kept_set = set(kept)
         for k, row in enumerate(rows):
             if k and time.monotonic() - started > budget:
                 split = hand_on(stores.batches, chunk, row["_id"], k, dispatch)
@@ -123,13 +131,15 @@ def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str
                     chunk, continuations = split, [c["_id"] for c in split["continuations"]]
                     counts["fetched"] = k
                     break
-            if node is not None and not matches(node, sources.record_view(row, src_type)):
+            if k not in kept_set:
                 continue
             counts["after_filter"] += 1
             try:
                 if streak.tripped:
                     raise RecordError(streak.code or "", streak.skip_message())
-                outputs = docbuild.build(sources.record_meta(row, src_type), row.get("data") or {}, steps)
+                outputs = ahead.result(k)
+                if isinstance(outputs, RecordError):
+                    raise outputs
                 made = [_document(collection, batch, row, src_type, position, data, salt)
                         for position, data in outputs]
                 made_extra = apply_taxonomies(taxonomies, made)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.engine.causes import cause_of
+from shared.causes import cause_of
 from shared.engine.runs import start_run
 from shared.errors import Conflict
 from shared.stores import Stores

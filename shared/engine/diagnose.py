@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.engine.causes import DATA, INFRASTRUCTURE, USER_CODE, cause_of
+from shared.causes import DATA, INFRASTRUCTURE, USER_CODE, cause_of
 from shared.status import is_terminal
 
 STALLED, HEALTHY = "stalled", "healthy"

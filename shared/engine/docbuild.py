@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from shared.extractors import ExtractorSpec, resolve_inputs
+from shared.extractors import ExtractorSpec, RecordError, resolve_inputs
 from shared.ids import order_key
 
 
@@ -44,17 +44,47 @@ def build(meta: Mapping, data: Mapping, steps: list[Step]) -> list[tuple[str, di
     inherit only `data`. Raises the extractor's RecordError for a per-record failure; an
     extractor returning nothing drops the record. Extractors with `replaces_record`
     (js_transform, field_mapper) return the new record; the others add their outputs to it."""
-    docs: list[tuple[str, dict]] = [("", dict(data))]
+    [outcome] = build_many([(meta, data)], steps)
+    if isinstance(outcome, RecordError):
+        raise outcome
+    return outcome
+
+
+def build_many(records: list[tuple[Mapping, Mapping]], steps: list[Step]) -> list[list[tuple[str, dict]] | RecordError]:
+    """`build` for each (meta, data) in turn, the RecordError in place of each record that
+    failed; step by step over all the records, so an extractor is called once per step
+    (`apply_many`) instead of once per record. A record's first failure, in the order
+    `build` meets them, is its outcome; extractors have no side effects, so computing its
+    other documents meanwhile changes nothing."""
+    docs: list[list[tuple[str, dict]]] = [[("", dict(data))] for _, data in records]
+    failed: list[RecordError | None] = [None] * len(records)
     for step in steps:
-        produced: list[tuple[str, dict]] = []
-        for pos, current in docs:
-            inputs = resolve_inputs(step.spec, {**meta, **current}, step.input_mapping)
-            outputs = step.run.apply(inputs)
-            mapped = [map_outputs(o, step.output_mapping) for o in outputs] if step.output_mapping else outputs
+        # (record, position, current, inputs or the error resolving them)
+        todo: list[tuple[int, str, dict, Any]] = []
+        for r, record_docs in enumerate(docs):
+            if failed[r] is not None:
+                continue
+            for pos, current in record_docs:
+                try:
+                    todo.append((r, pos, current, resolve_inputs(step.spec, {**records[r][0], **current},
+                                                                 step.input_mapping)))
+                except RecordError as exc:
+                    todo.append((r, pos, current, exc))
+        ready = [t[3] for t in todo if not isinstance(t[3], RecordError)]
+        results = iter(step.run.apply_many(ready) if ready else [])
+        produced: list[list[tuple[str, dict]]] = [[] for _ in records]
+        for r, pos, current, inputs in todo:
+            outcome = inputs if isinstance(inputs, RecordError) else next(results)
+            if failed[r] is not None:
+                continue
+            if isinstance(outcome, RecordError):
+                failed[r] = outcome
+                continue
+            mapped = [map_outputs(o, step.output_mapping) for o in outcome] if step.output_mapping else outcome
             base = {} if step.spec.replaces_record else current
             if len(mapped) == 1 and not step.fan_out:
-                produced.append((pos, {**base, **mapped[0]}))
+                produced[r].append((pos, {**base, **mapped[0]}))
             else:
-                produced.extend((f"{pos}{step.index}.{i}/", {**base, **m}) for i, m in enumerate(mapped))
+                produced[r].extend((f"{pos}{step.index}.{i}/", {**base, **m}) for i, m in enumerate(mapped))
         docs = produced
-    return docs
+    return [failed[r] if failed[r] is not None else docs[r] for r in range(len(records))]

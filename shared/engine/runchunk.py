@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+from shared.causes import cause_of
 from shared.connectors import destination_for
-from shared.engine.chunk import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
-from shared.engine.causes import cause_of
 from shared.engine.budget import run_budget_problem
+from shared.engine.chunk import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
 from shared.engine.deadletters import dead_letter
 from shared.engine.failfast import FailureStreak
-from shared.engine.runsource import run_source
+from shared.engine.lookahead import Lookahead
 from shared.engine.runs import JS_ENTRY_POINTS, fail_run
+from shared.engine.runsource import run_source
 from shared.errors import UserError
 from shared.filters import matches, parse_filter
 from shared.jsbox import JsError, JsLimits, Sandbox
@@ -105,6 +106,11 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
         items: list[tuple[str, dict]] = []
         limits = JsLimits.capped(pipeline.get("js_limits"), settings)
         with Sandbox(pipeline["code"], JS_ENTRY_POINTS, limits) as sandbox:
+            records = [source.record(row) for row in rows]
+            kept = [k for k, record in enumerate(records) if node is None or matches(node, record)]
+            # The transform runs a window of records ahead, one sandbox call for many records.
+            ahead = Lookahead(kept, lambda ks: sandbox.call_many([records[k] for k in ks]))
+            kept_set = set(kept)
             for k, row in enumerate(rows):
                 if k and time.monotonic() - started > budget:
                     split = hand_on(stores.runs, chunk, source.bound(row), k, dispatch)
@@ -112,19 +118,22 @@ def process_run_chunk(stores: Stores, settings: Settings, chunk_id: str, budget_
                         chunk, continuations = split, [c["_id"] for c in split["continuations"]]
                         break
                 key = source.key(row)
-                record = source.record(row)
+                record = records[k]
                 passed[READ] += 1
                 ut = source.update_time(row, pipeline.get("update_time_field"))
                 if ut is not None and (max_update is None or ut > max_update):
                     max_update = ut
-                if node is not None and not matches(node, record):
+                if k not in kept_set:
                     continue
                 passed[FILTER] += 1
                 if streak.tripped:
                     fail(TRANSFORM, key, streak.code or "", streak.skip_message(), record)
                     continue
                 try:
-                    outputs = interpret(sandbox.call(record), record)
+                    result = ahead.result(k)
+                    if isinstance(result, JsError):
+                        raise result
+                    outputs = interpret(result, record)
                 except (JsError, StepFailure) as exc:
                     streak.record_failure(exc.code, exc.message)
                     fail(TRANSFORM, key, exc.code, exc.message, record)

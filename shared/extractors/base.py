@@ -91,6 +91,18 @@ class ExtractorRun:
     def apply(self, inputs: dict[str, Any]) -> list[dict[str, Any]]:
         raise NotImplementedError
 
+    def apply_many(self, inputs: list[dict[str, Any]]) -> list[list[dict[str, Any]] | RecordError]:
+        """`apply` on each inputs in turn, the RecordError in place of each that failed.
+        Extractors that cross a boundary per call (js_transform) override it to cross once
+        for many records; each record's outcome stays what `apply` gives it."""
+        out: list[list[dict[str, Any]] | RecordError] = []
+        for one in inputs:
+            try:
+                out.append(self.apply(one))
+            except RecordError as exc:
+                out.append(exc)
+        return out
+
     def close(self) -> None:
         """Release per-chunk resources (idempotent)."""
 

@@ -107,14 +107,16 @@ def syntax_error(code: str, wrapped_text: str | None, limits: JsLimits) -> JsErr
     return compile_error(wrapped_text, code)
 
 
-def invoke(loaded: Loaded, payload: str | None, limits: JsLimits) -> str:
-    """Call the runner once; returns its tagged result string or raises JsError.
+def invoke(loaded: Loaded, payload: str | None, limits: JsLimits, max_chars: int | None = None) -> str:
+    """Call the runner once; returns its tagged result string or raises JsError. With
+    `max_chars`, `payload` is a JSON array of records and the result a JSON array of
+    per-record results (see prelude.py's runner).
 
     Sets `loaded.broken` when the context must not be used again."""
     ctx = loaded.ctx
     ctx.set_max_stack_size(limits.stack_kb * 1024)   # re-anchor to the current C stack depth
     try:
-        result = loaded.runner(payload)
+        result = loaded.runner(payload) if max_chars is None else loaded.runner(payload, max_chars)
     except quickjs.StackOverflow as exc:
         raise stack_error(limits.stack_kb, prelude.user_line(str(exc))) from None
     except quickjs.JSException as exc:

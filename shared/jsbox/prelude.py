@@ -190,7 +190,8 @@ HARDEN_JS = r"""
   // --- 3. the runner ------------------------------------------------------------------------
   // Helpers that can be on the stack while user code runs are named __sluice_* so that
   // `user_line` skips their frames when it looks for the user's line.
-  var strConcat = String.prototype.concat;
+  var strConcat = String.prototype.concat, charCodeAt = String.prototype.charCodeAt;
+  var join = Array.prototype.join, ArrayCtor = Array;
   function __sluice_tagged(tag, body) { return apply(strConcat, tag, [body]); }
   function __sluice_kind(e) {
     if (e instanceof InternalErrorCtor && /out of memory|string too long/.test(e.message)) return "memory";
@@ -241,21 +242,45 @@ HARDEN_JS = r"""
       for (var i = 0; i < fns.length; i++) if (typeof fns[i] === "function") return i;
       return -1;
     }
-    return function __sluice_run(input) {
+    // `mode` undefined: `input` is one record's JSON (null: the set-up call). PARSED: `input`
+    // is a record already parsed by __sluice_many. A number: `input` is a JSON array of
+    // records. A single record runs with no extra frame on the stack, so a call of its own
+    // has the whole stack limit.
+    var PARSED = {};
+    function __sluice_run(input, mode) {
+      if (mode !== undefined && mode !== PARSED) return __sluice_many(input, mode);
       var out;
       resetRecordState();
       try {
         var fns = main();
         var idx = __sluice_pick(fns);
-        if (input === null) return idx < 0 ? "N" : __sluice_tagged("I", StringCtor(idx));
+        if (input === null && mode === undefined) return idx < 0 ? "N" : __sluice_tagged("I", StringCtor(idx));
         if (idx < 0) return "N";
         var entry = fns[idx];
-        out = entry(parse(input));
+        out = entry(mode === PARSED ? input : parse(input));
       } catch (e) {
         return __sluice_tagged("X", __sluice_describe(e));
       }
       return __sluice_encode(out);
-    };
+    }
+    // Many records in one call (a JSON array in, a JSON array out): each record runs exactly
+    // as in a call of its own. Per record: [0, result] or [1, tagged string], or [1, "L"]
+    // when its JSON is longer than maxChars (Python judges that record again on its own).
+    function __sluice_many(input, maxChars) {
+      var values = parse(input), n = values.length, parts = new ArrayCtor(n);
+      for (var i = 0; i < n; i++) {
+        var r = __sluice_run(values[i], PARSED);
+        values[i] = undefined;
+        var c = apply(charCodeAt, r, [0]);
+        if (c >= 65 && c <= 90) parts[i] = __sluice_tagged("[1,", apply(strConcat, stringify(r), ["]"]));
+        else if (r.length > maxChars) parts[i] = '[1,"L"]';
+        else parts[i] = __sluice_tagged("[0,", apply(strConcat, r, ["]"]));
+      }
+      // Array.prototype.join builds a flat string; concat of a narrow and a wide string can
+      // return a rope, which the binding cannot hand to Python.
+      return apply(join, ["[", apply(join, parts, [","]), "]"], [""]);
+    }
+    return __sluice_run;
   };
 })()
 """

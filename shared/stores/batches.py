@@ -9,9 +9,9 @@ from typing import Any, Iterable
 
 from pymongo import ReturnDocument, UpdateOne
 
-from shared.engine.causes import cause_of, with_cause
+from shared.causes import cause_of, with_cause
 from shared.errors import NotFound
-from shared.status import BatchStatus, allowed_from
+from shared.status import BatchStatus, allowed_from, finished_all
 from shared.stores.base import ASCENDING, HeartbeatStore, IndexModel
 from shared.stores.ledger import ChunkLedger
 from shared.stores.paging import Page, paginate
@@ -32,6 +32,9 @@ class BatchStore(HeartbeatStore):
 
     def indexes(self) -> list[IndexModel]:
         return [IndexModel([("namespace_id", ASCENDING), ("created_at", ASCENDING), ("_id", ASCENDING)]),
+                # Lists of one collection's batches, newest first, without scanning the others.
+                IndexModel([("namespace_id", ASCENDING), ("collection_id", ASCENDING), ("created_at", ASCENDING),
+                            ("_id", ASCENDING)]),
                 IndexModel([("task_id", ASCENDING)], unique=True),
                 IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)])]
 
@@ -86,14 +89,19 @@ class BatchStore(HeartbeatStore):
     def stalled(self, older_than: Any, statuses: list[str]) -> list[dict]:
         return list(self.coll.find({"status": {"$in": statuses}, "heartbeat_at": {"$lt": older_than}}))
 
-    def list(self, namespace_id: str, *, statuses: list[str] | None = None, collection_id: str | None = None,
-             limit: int | None, cursor: str | None) -> Page:
+    @staticmethod
+    def list_query(namespace_id: str, statuses: list[str] | None = None, collection_id: str | None = None) -> dict:
         q: dict[str, Any] = {"namespace_id": namespace_id}
         if statuses:
             q["status"] = {"$in": list(statuses)}
         if collection_id:
             q["collection_id"] = collection_id
-        return paginate(self.coll, q, limit=limit, cursor=cursor)
+        return q
+
+    def list(self, namespace_id: str, *, statuses: list[str] | None = None, collection_id: str | None = None,
+             limit: int | None, cursor: str | None) -> Page:
+        return paginate(self.coll, self.list_query(namespace_id, statuses, collection_id), limit=limit,
+                        cursor=cursor)
 
     def discard(self, batch_id: str) -> None:
         """Remove a batch that was never enqueued (an Idempotency-Key named an earlier one)."""
@@ -130,26 +138,29 @@ class BatchStore(HeartbeatStore):
         return self.ledger.pending(batch_id, attempt=attempt, tier_num=tier_num)
 
     def tier_stats(self, batch_id: str) -> dict[int, dict]:
-        """Per tier: summed counters, errors by code, chunk totals. Summed inside MongoDB:
-        every GET of a batch asks for this, and a large batch has thousands of chunk rows."""
+        """Per tier: summed counters, errors by code, chunk totals. Summed inside MongoDB, in
+        one round trip: every GET of a running batch asks for this, and a large batch has
+        thousands of chunk rows."""
         done = lambda expr: {"$cond": [{"$eq": ["$done", True]}, expr, 0]}   # noqa: E731
-        rows = self.chunks.aggregate([
+        facets = next(self.chunks.aggregate([
             {"$match": {"batch_id": batch_id}},
-            {"$group": {"_id": "$tier_num", "chunks_total": {"$sum": 1}, "chunks_done": {"$sum": done(1)},
-                        "total": {"$sum": {"$cond": [{"$eq": ["$superseded", True]}, 0, {"$ifNull": ["$size", 0]}]}},
-                        "retried": {"$sum": {"$ifNull": ["$retried", 0]}},
-                        **{k: {"$sum": done({"$ifNull": [f"$counts.{k}", 0]})} for k in COUNTERS}}}])
+            {"$facet": {
+                "tiers": [{"$group": {
+                    "_id": "$tier_num", "chunks_total": {"$sum": 1}, "chunks_done": {"$sum": done(1)},
+                    "total": {"$sum": {"$cond": [{"$eq": ["$superseded", True]}, 0, {"$ifNull": ["$size", 0]}]}},
+                    "retried": {"$sum": {"$ifNull": ["$retried", 0]}},
+                    **{k: {"$sum": done({"$ifNull": [f"$counts.{k}", 0]})} for k in COUNTERS}}}],
+                "errors": [
+                    {"$match": {"done": True, "counts.failed": {"$gt": 0}}},
+                    {"$project": {"tier_num": 1, "e": {"$objectToArray": "$errors_by_code"}}},
+                    {"$unwind": "$e"},
+                    {"$group": {"_id": {"tier": "$tier_num", "code": "$e.k"}, "n": {"$sum": "$e.v"}}}]}}]))
         out: dict[int, dict] = {}
-        for r in rows:
+        for r in facets["tiers"]:
             out[r["_id"]] = {"counts": {k: r[k] for k in COUNTERS}, "errors_by_code": {},
                              "chunks_total": r["chunks_total"], "chunks_done": r["chunks_done"],
                              "total": r["total"], "retried": r["retried"]}
-        errors = self.chunks.aggregate([
-            {"$match": {"batch_id": batch_id, "done": True, "counts.failed": {"$gt": 0}}},
-            {"$project": {"tier_num": 1, "e": {"$objectToArray": "$errors_by_code"}}},
-            {"$unwind": "$e"},
-            {"$group": {"_id": {"tier": "$tier_num", "code": "$e.k"}, "n": {"$sum": "$e.v"}}}])
-        for r in errors:
+        for r in facets["errors"]:
             if r["_id"]["tier"] in out:
                 out[r["_id"]["tier"]]["errors_by_code"][r["_id"]["code"]] = r["n"]
         for tier, causes in self.failure_causes(batch_id).items():
@@ -217,6 +228,21 @@ class BatchStore(HeartbeatStore):
         n = len(source_ids)
         counts = {"fetched": n, "after_filter": n, "processed": 0, "written": 0, "failed": n}
         return self.complete_chunk(chunk["_id"], counts, codes, 0, chunk=chunk)
+
+    @staticmethod
+    def final_stats(attempt: int, stats: dict[int, dict]) -> dict:
+        """The tier stats of an attempt that completed, to store in the batch row: once every
+        chunk is done they cannot change, so polls of a finished batch need no aggregation."""
+        return {"attempt": attempt, "tiers": {str(tier): s for tier, s in stats.items()}}
+
+    def stats_of(self, batch: dict) -> dict[int, dict]:
+        """Tier stats for rendering `batch`: the stored final stats of a completed attempt
+        (a retry raises the attempt, so they no longer apply), else summed from chunk rows."""
+        final = batch.get("final_stats")
+        if final and final.get("attempt") == batch.get("attempt", 1) \
+                and finished_all("batch", batch.get("status", "")):
+            return {int(tier): s for tier, s in final["tiers"].items()}
+        return self.tier_stats(batch["_id"])
 
     def supersede_failures(self, batch_id: str, tier_nums: list[int]) -> None:
         """Before a failed-only retry: failures of these tiers stop counting; the retry's own

@@ -124,11 +124,15 @@ class DocumentStore(ChunkSource):
         q: dict[str, Any] = {"collection_id": {"$in": list(collection_ids)}}
         return self.coll.count_documents({"$and": [q, query]} if query else q)
 
-    def list(self, collection_id: str, mongo_filter: dict, *, limit: int | None, cursor: str | None) -> Page:
+    @staticmethod
+    def list_query(collection_id: str, mongo_filter: dict | None = None) -> dict:
+        """What a document list selects (served by the (collection_id, created_at, _id) index)."""
         query: dict[str, Any] = {"collection_id": collection_id}
-        if mongo_filter:
-            query = {"$and": [query, mongo_filter]}
-        return paginate(self.coll, query, limit=limit, cursor=cursor, render=self.render)
+        return {"$and": [query, mongo_filter]} if mongo_filter else query
+
+    def list(self, collection_id: str, mongo_filter: dict, *, limit: int | None, cursor: str | None) -> Page:
+        return paginate(self.coll, self.list_query(collection_id, mongo_filter), limit=limit, cursor=cursor,
+                        render=self.render)
 
     def delete_collection(self, collection_id: str) -> int:
         return self.coll.delete_many({"collection_id": collection_id}).deleted_count

@@ -1,10 +1,20 @@
-"""`python -m tests.benchmarks` (what `./dev bench` runs): the batch-engine benchmark, or
-with `--fairness` the fair-scheduling one."""
+"""`python -m tests.benchmarks` (what `./dev bench` runs): the batch-engine benchmark;
+`--fairness` the fair-scheduling one (bench_fairness.py), `--api` the API under load
+(bench_api.py), `--extractors` the extractor micro-benchmark (bench_extractors.py)."""
 import sys
 
 if __name__ == "__main__":
-    if "--fairness" in sys.argv[1:]:
+    args = sys.argv[1:]
+    if "--fairness" in args:
         from tests.benchmarks.bench_fairness import main
+    elif "--extractors" in args:
+        from tests.benchmarks.bench_extractors import main as extractors_main
+
+        raise SystemExit(extractors_main([a for a in args if a != "--extractors"]))
+    elif "--api" in args:
+        from tests.benchmarks.bench_api import main as api_main
+
+        raise SystemExit(api_main([a for a in args if a != "--api"]))
     else:
         from tests.benchmarks.bench_engine import main
     raise SystemExit(main())

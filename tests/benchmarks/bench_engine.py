@@ -18,13 +18,17 @@ worker process group (`celery -A tests.benchmarks.bench_app worker -c CONCURRENC
            (the very code the engine runs), one unordered bulk of upserts keyed by source id
            into a plain collection (bench_app.py). No chunk/batch rows, lineage or statuses.
 
+  ceiling  no queue at all (bench_ceiling.py): as many plain processes as --concurrency, per
+           range one read, the same extractor code, one insert_many; stages one after another.
+
 Figures:
   engine obj/s = N / (batch.completed_at - the moment before the trigger request): source
                  objects carried through all 3 tiers per second, end to end (trigger, count,
                  enqueue, start, 3 tier launches, 3 x N/chunk chunk tasks, callbacks, finish).
   floor obj/s  = N / wall time of the 3 stages, including the driver's _id-boundary scan per
                  stage (the engine does the same scan in its tier launch).
-  ratio        = engine obj/s / floor obj/s (the median over --repeat runs).
+  ratio        = engine obj/s / floor obj/s (the median over --repeat runs); engine/ceiling
+                 likewise, for throughput and for CPU per object.
   peak RSS     = peak over 0.2 s samples of the summed VmRSS of the worker's main process and
                  all its children, during the engine run (a fresh worker per N, so peaks at
                  different N compare). PSS (shared pages split between processes) is shown too.
@@ -56,6 +60,7 @@ from typing import Any
 from tests.benchmarks import bench_dag
 from tests.e2e_support import wait_until
 from tests.benchmarks.bench_app import FLOOR_CHUNK
+from tests.benchmarks.bench_ceiling import run_ceiling
 from tests.benchmarks.bench_procs import (BenchWorker, CpuMeter, MemorySampler, descendants,
                                           start_mongod_with_cache)
 
@@ -245,7 +250,8 @@ def run_size(services: Any, celery: Any, args: argparse.Namespace, n: int) -> di
         run_floor(celery, stores.mongo.db, warm_bucket, "bench_floor_warm_", warm_n, args.chunk_size,
                   args.timeout)
         log(f"N={n:,}: warm-up done ({warm['status']}); engine run")
-        order = ["floor", "engine"] if args.floor_first else ["engine", "floor"]
+        order = (["floor", "engine"] if args.floor_first else ["engine", "floor"]) + \
+            ([] if args.no_ceiling else ["ceiling"])
         out: dict[str, Any] = {}
         service_pids = {"mongod": [p.pid for p in services.procs if "mongod" in str(p.args)] or args.mongod_pid,
                         "redis": [p.pid for p in services.procs if "redis" in str(p.args)]}
@@ -256,21 +262,35 @@ def run_size(services: Any, celery: Any, args: argparse.Namespace, n: int) -> di
             meter.start()
             if what == "engine":
                 out["engine"] = run_engine(api, stores, names[0], n, args.poll, args.timeout)
-            else:
+            elif what == "floor":
                 out["floor"] = run_floor(celery, stores.mongo.db, bucket_id, "bench_floor_", n,
                                          args.chunk_size, args.timeout)
+            else:
+                out["ceiling"] = run_ceiling(stores.mongo.db, settings.mongo_url, settings, bucket_id,
+                                             "bench_ceiling_", n, args.chunk_size, args.concurrency, args.timeout)
             cpu = out[what]["cpu_seconds"] = meter.stop()
+            if what == "ceiling":
+                # Its processes have exited by now: they report their own CPU, which the
+                # meter saw as "other"; the idle Celery worker is not part of it.
+                own = out[what].pop("process_cpu_s")
+                cpu["other"] = round(max(0.0, cpu["other"] - own), 2)
+                cpu["worker"] = own
             # Noise-resistant cost: CPU of the system under test (workers, MongoDB, Redis) per
             # source object; unlike wall time it hardly moves when other jobs share the CPUs.
             out[what]["cpu_ms_per_object"] = round(
                 sum(cpu.get(k, 0.0) for k in ("worker", "mongod", "redis")) * 1000 / n, 3)
+            out[what]["cpu_ms_per_object_by_process"] = {
+                k: round(cpu.get(k, 0.0) * 1000 / n, 3) for k in ("worker", "mongod", "redis")}
             log(f"N={n:,}: {what} {out[what]['objects_per_s']:,} obj/s ({out[what]['seconds']} s)")
         sampler.set_phase("done")
         out["engine"]["result_keys"] = result_key_ttls(celery.backend.client)
         peaks = sampler.peaks
-        engine, floor = out["engine"], out["floor"]
-        return {"n": n, "load_seconds": round(load_s, 1), "engine": engine, "floor": floor,
+        engine, floor, ceiling = out["engine"], out["floor"], out.get("ceiling")
+        return {"n": n, "load_seconds": round(load_s, 1), "engine": engine, "floor": floor, "ceiling": ceiling,
                 "ratio": round(engine["objects_per_s"] / floor["objects_per_s"], 3),
+                "ceiling_ratio": round(engine["objects_per_s"] / ceiling["objects_per_s"], 3) if ceiling else None,
+                "ceiling_cpu_ratio": round(engine["cpu_ms_per_object"] / ceiling["cpu_ms_per_object"], 3)
+                if ceiling and ceiling["cpu_ms_per_object"] else None,
                 "memory_mb": {"idle": peaks.get("idle"), "engine": peaks.get("engine"),
                               "floor": peaks.get("floor")}}
     finally:
@@ -324,6 +344,12 @@ def medians(results: list[dict]) -> list[dict]:
                     "engine_objects_per_s": round(median(r["engine"]["objects_per_s"] for r in runs)),
                     "floor_objects_per_s": round(median(r["floor"]["objects_per_s"] for r in runs)),
                     "ratio": round(median(r["ratio"] for r in runs), 3),
+                    "ceiling_objects_per_s": round(median(r["ceiling"]["objects_per_s"] for r in runs))
+                    if all(r.get("ceiling") for r in runs) else None,
+                    "ceiling_ratio": round(median(r["ceiling_ratio"] for r in runs), 3)
+                    if all(r.get("ceiling_ratio") for r in runs) else None,
+                    "ceiling_cpu_ratio": round(median(r["ceiling_cpu_ratio"] for r in runs), 3)
+                    if all(r.get("ceiling_cpu_ratio") for r in runs) else None,
                     "peak_rss_mb": max(r["memory_mb"]["engine"]["rss_mb"] for r in runs)})
     return out
 
@@ -335,7 +361,8 @@ def verdict(results: list[dict], floor_ratio: float, min_rate: float) -> dict:
     return {"per_n": per_n, "ratio_ok": all(m["ratio"] >= floor_ratio for m in per_n),
             "rate_ok": all(m["engine_objects_per_s"] >= min_rate for m in per_n),
             "memory_growth": round(growth, 3), "memory_flat": growth <= FLAT_TOLERANCE,
-            "problems": [p for r in results for p in r["engine"]["problems"] + r["floor"]["problems"]]
+            "problems": [p for r in results for p in r["engine"]["problems"] + r["floor"]["problems"]
+                         + (r["ceiling"]["problems"] if r.get("ceiling") else [])]
             + [f"N={r['n']}: {r['engine']['result_keys']['without_ttl']} result-backend keys without a TTL"
                for r in results if (r["engine"].get("result_keys") or {}).get("without_ttl")]}
 
@@ -368,7 +395,16 @@ def print_report(results: list[dict], args: argparse.Namespace, summary: dict) -
         print(f"    CPU ms per object (workers+mongod+redis): engine {e['cpu_ms_per_object']:.3f}  "
               f"floor {f['cpu_ms_per_object']:.3f}  cost ratio floor/engine "
               f"{f['cpu_ms_per_object'] / e['cpu_ms_per_object']:.2f}")
-        for what, d in (("engine", e), ("floor", f)):
+        runs = [("engine", e), ("floor", f)]
+        c = r.get("ceiling")
+        if c:
+            runs.append(("ceiling", c))
+            print(f"    ceiling (no queue, {args.concurrency} plain processes): {c['objects_per_s']:,} obj/s "
+                  f"({c['seconds']:.2f} s); engine/ceiling throughput {r['ceiling_ratio']:.2f}, "
+                  f"CPU per object engine/ceiling {r['ceiling_cpu_ratio']:.2f}")
+        split = lambda d: " + ".join(f"{k} {v:.3f}" for k, v in d["cpu_ms_per_object_by_process"].items())  # noqa: E731
+        print("    CPU ms per object by process: " + "  ".join(f"{what} [{split(d)}]" for what, d in runs))
+        for what, d in runs:
             if d["cpu_seconds"]["other"] > 0.1 * d["seconds"] * (os.cpu_count() or 1):
                 print(f"    WARNING: other processes used {d['cpu_seconds']['other']:.1f} CPU s during the "
                       f"{what} run ({d['seconds']:.1f} s): the machine was not quiet; figures are unreliable")
@@ -376,6 +412,8 @@ def print_report(results: list[dict], args: argparse.Namespace, summary: dict) -
         for m in summary["per_n"]:
             print(f"N={m['n']:<8,} median of {m['runs']}: engine {m['engine_objects_per_s']:,} obj/s  "
                   f"floor {m['floor_objects_per_s']:,} obj/s  ratio {m['ratio']:.2f}  "
+                  f"ceiling {m['ceiling_objects_per_s'] or '-'} obj/s (engine/ceiling {m['ceiling_ratio']}, "
+                  f"CPU {m['ceiling_cpu_ratio']})  "
                   f"peak worker RSS {m['peak_rss_mb']:.0f} MB")
     ok = lambda b: "yes" if b else "NO"  # noqa: E731
     print(f"targets: ratio >= {args.target_ratio}: {ok(summary['ratio_ok'])};  "
@@ -396,6 +434,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--repeat", type=int, default=1,
                     help="runs per N, each with a fresh database and worker; medians are reported")
     ap.add_argument("--floor-first", action="store_true", help="run the floor before the engine")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the no-queue ceiling (bench_ceiling.py)")
     ap.add_argument("--json", metavar="PATH", help="write the figures here (default: print them last)")
     ap.add_argument("--poll", type=float, default=0.2, help="batch poll interval, s (default 0.2)")
     ap.add_argument("--sample-interval", type=float, default=0.2, help="RSS sample interval, s")

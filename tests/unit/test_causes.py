@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pymongo.errors
 
-from shared.engine.causes import DATA, INFRASTRUCTURE, USER_CODE, cause_of, with_cause
+from shared.causes import DATA, INFRASTRUCTURE, USER_CODE, cause_of, with_cause
 from shared.errors import ServiceUnavailable, ValidationFailed
 
 

@@ -1,5 +1,6 @@
 from shared.engine.docbuild import Step, build, document_id
 from shared.extractors import ExtractorSpec
+from shared.extractors.base import ExtractorRun
 
 
 def spec(inputs=None, *, whole=False, replaces=False, out="single"):
@@ -9,7 +10,7 @@ def spec(inputs=None, *, whole=False, replaces=False, out="single"):
 from shared.engine.taxonomy import apply_taxonomies, compile_taxonomy, node_paths
 
 
-class FakeRun:
+class FakeRun(ExtractorRun):
     def __init__(self, fn):
         self.fn = fn
 

@@ -89,3 +89,23 @@ def test_subclasses_of_scalars_are_checked_as_their_value():
 
     assert storable({"c": Colour.RED, "i": Big(3)}) is None
     assert storable({"i": Big(2 ** 64)}).path == "i"
+
+
+# -- the quick walk never vouches for what the full walk refuses --------------------------------
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+from shared.storable import _first_problem  # noqa: E402
+
+_keys = st.one_of(st.text(max_size=4), st.sampled_from(["", "$x", "a.b", "n\x00", "\ud800", "é"]), st.integers(0, 3))
+_leaves = st.one_of(st.none(), st.booleans(), st.integers(-2 ** 70, 2 ** 70), st.floats(),
+                    st.text(max_size=6), st.sampled_from(["\ud800x", "ok"]), st.binary(max_size=3),
+                    st.builds(set), st.tuples(st.integers()))
+_values = st.recursive(_leaves, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=4),
+                       max_leaves=20)
+
+
+@hsettings(max_examples=500, deadline=None)
+@given(_values, st.booleans(), st.integers(1, 6), st.integers(10, 400))
+def test_storable_gives_what_the_full_walk_gives(value, names, depth, size):
+    assert storable(value, "data", names=names, max_depth=depth, max_bytes=size) == \
+        _first_problem(value, "data", names, depth, size)

@@ -20,7 +20,7 @@ bp = Blueprint("batches", __name__, url_prefix="/v1/batches")
 
 
 def view(batch: dict) -> dict:
-    return render_batch(batch, stores().batches.tier_stats(batch["_id"]))
+    return render_batch(batch, stores().batches.stats_of(batch))
 
 
 @bp.get("/<batch_id>")

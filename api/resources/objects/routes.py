@@ -102,7 +102,7 @@ def list_(bucket: str):
     body, query = load_all(ObjectListSchema(), allow_empty=True, paging=True, check=lambda b: compile_filter(
         b.get("filters"), path="filters", resolve=resolve_object_field, datetime_fields=dt_fields))
     sort_field = resolve_object_field(body["sort"]["field"])
-    page = stores().objects.list(b["_id"], query, sort_field=sort_field,
+    page = stores().objects.list(b, query, sort_field=sort_field,
                                  descending=body["sort"]["direction"] == "desc",
                                  limit=body["limit"], cursor=body["cursor"])
     return page_response(page)

@@ -27,7 +27,7 @@ def _batch_for(task_id: str) -> dict:
             "FAILED or CANCELED", errors={404: "no such task"})
 def get(task_id: str):
     batch = _batch_for(task_id)
-    return render_task(batch, stores().batches.tier_stats(batch["_id"]))
+    return render_task(batch, stores().batches.stats_of(batch))
 
 
 @bp.post("/list")
@@ -36,7 +36,7 @@ def list_():
     body, _ = load_all(BatchListSchema(), allow_empty=True, paging=True)
     page = stores().batches.list(namespace_id(), statuses=body["status"], limit=body["limit"],
                                  cursor=body["cursor"])
-    page.items[:] = [render_task(b, stores().batches.tier_stats(b["_id"])) for b in page.items]
+    page.items[:] = [render_task(b, stores().batches.stats_of(b)) for b in page.items]
     return page_response(page)
 
 
@@ -44,4 +44,4 @@ def list_():
 @documented("Cancel a task", errors={404: "no such task", 409: "already finished"})
 def cancel(task_id: str):
     batch = cancel_and_revoke(_batch_for(task_id)["_id"])
-    return render_task(batch, stores().batches.tier_stats(batch["_id"]))
+    return render_task(batch, stores().batches.stats_of(batch))

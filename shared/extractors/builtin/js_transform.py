@@ -115,6 +115,22 @@ class _JsRun(ExtractorRun):
             result = self.box.call(inputs)
         except JsError as exc:
             raise RecordError(exc.code, exc.message, exc.line) from None
+        return self._documents(result)
+
+    def apply_many(self, inputs: list[dict[str, Any]]) -> list[list[dict[str, Any]] | RecordError]:
+        if self.box is None:
+            return super().apply_many(inputs)
+        out: list[list[dict[str, Any]] | RecordError] = []
+        for result in self.box.call_many(inputs):
+            try:
+                if isinstance(result, JsError):
+                    raise RecordError(result.code, result.message, result.line)
+                out.append(self._documents(result))
+            except RecordError as exc:
+                out.append(exc)
+        return out
+
+    def _documents(self, result: Any) -> list[dict[str, Any]]:
         if result is None or result is False:
             return []
         docs = result if isinstance(result, list) else [result]
