@@ -162,3 +162,15 @@ def test_only_stores_touch_a_stores_collection():
                         isinstance(node.value, ast.Name) and node.value.id == "self"):
                     bad.append(f"{rel}:{node.lineno}")
     assert bad == []
+
+
+def test_stores_sit_below_the_engine_and_the_connectors():
+    """Stores own the data; the engine and connectors use them, never the other way round."""
+    bad = {}
+    for path in (ROOT / "shared" / "stores").rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        hits = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+                and n.module.startswith(("shared.engine", "shared.connectors"))}
+        if hits:
+            bad[str(path.relative_to(ROOT))] = sorted(hits)
+    assert bad == {}
