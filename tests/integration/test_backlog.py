@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.e2e_support import wait_until
-from tests.fairness_support import tenant, trigger, wait
+from tests.fairness_support import batch, tenant, trigger, wait
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -18,16 +18,19 @@ def queues(admin) -> dict:
 
 def test_oldest_message_age_and_chunks_waiting_and_running(admin, app, worker_env, start_worker):
     stores = app.extensions["sluice.stores"]
-    api = tenant(admin, stores, "tenant-a", 8_000)
+    api = tenant(admin, stores, "tenant-a", 40_000)
     b = trigger(api, priority="low")            # no worker yet: the start message waits
     control = wait_until(lambda: next((q for q in queues(admin)["queues"] if q["queue"] == "control"
                                        and (q["oldest_age_seconds"] or 0) > 0.2), None), 10,
                          message="the control queue's oldest message to age")
     assert control["depth"] >= 1
-    start_worker(concurrency=2, env={"SLUICE_CHUNK_SIZE": "250"})
-    row = wait_until(lambda: next((r for r in queues(admin)["namespaces"]
-                                   if r["waiting"] > 0 and r["running"] > 0), None), 30,
-                     message="chunks waiting and running")
+    # one process over 160 chunks: seconds of work, so the poll below sees it under way
+    start_worker(concurrency=1, env={"SLUICE_CHUNK_SIZE": "250"})
+
+    def busy():
+        assert batch(api, b)["status"] in ("PENDING", "PROCESSING"), "finished before it was seen running"
+        return next((r for r in queues(admin)["namespaces"] if r["waiting"] > 0 and r["running"] > 0), None)
+    row = wait_until(busy, 60, message="chunks waiting and running")
     assert row["priority"] == "low" and row["namespace_id"] == stores.namespaces.get("tenant-a")["_id"]
     text = admin.client.get("/metrics").get_data(as_text=True)
     assert 'sluice_chunks_waiting{namespace="' in text and "sluice_queue_oldest_age_seconds" in text

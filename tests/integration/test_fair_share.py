@@ -157,3 +157,17 @@ def test_pipeline_runs_pause_resume_and_share_the_pool(admin, stores, start_work
     assert status == 200 and resumed["status"] == "RUNNING", resumed
     done = wait_until(lambda: (v := run_view(big, run_id))["status"] == "COMPLETED" and v, 120, message="the run")
     assert done["passed"] == [15_000] * 5 and done["failed"] == [0] * 5
+
+
+def test_max_active_batches_queues_further_triggers_in_order(admin, stores, start_worker):
+    api = tenant(admin, stores, "tenant-a", 3_000, limits={"max_active_batches": 1})
+    first, second, third = trigger(api), trigger(api), trigger(api)   # before any worker runs
+    start_worker(concurrency=2, env=CHUNK)
+    held = wait(api, third, 60, until=lambda b: b["queued"])
+    assert held["status"] == "PENDING"
+    views = [wait(api, b, 120) for b in (first, second, third)]
+    assert all(v["status"] == "COMPLETED" and v["counters"]["processed"] == 3_000 for v in views)
+    rows = [stores.batches.get(b) for b in (first, second, third)]
+    assert [r["started_at"] for r in rows] == sorted(r["started_at"] for r in rows)
+    for earlier, later in zip(rows, rows[1:]):
+        assert later["started_at"] >= earlier["completed_at"], "two batches were active at once"
