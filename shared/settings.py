@@ -104,7 +104,7 @@ class Settings:
     broker_url: str = setting("BROKER_URL", "",
                               "Celery broker. Unset: `REDIS_URL` is the broker too. "
                               "`amqp://user:pass@host:5672/vhost` selects RabbitMQ (quorum queues, publisher "
-                              "confirms; the production choice); results stay in Redis. See [Reliability](#reliability).", secret=True)
+                              "confirms; the production choice); results stay in Redis. See [Reliability](operations.md#reliability).", secret=True)
     admin_key: str = setting("SLUICE_ADMIN_KEY", "",
                              "Admin API key that may create namespaces and API keys. `sluice up` generates one.",
                              secret=True)
@@ -114,7 +114,7 @@ class Settings:
         "SLUICE_SECRET_KEY", (),
         "Fernet key(s) that encrypt connection and webhook secrets in MongoDB; comma-separated for rotation "
         "(the first encrypts, all decrypt). Unset: derived from `SLUICE_ADMIN_KEY`, with a warning at every "
-        "start; `sluice up` with its private mongod generates one. See [Secrets at rest](#secrets-at-rest).",
+        "start; `sluice up` with its private mongod generates one. See [Secrets at rest](operations.md#secrets-at-rest).",
         parse=parse_keys, secret=True)
     # Self-hosted receivers usually live on loopback or a private network; link-local/metadata,
     # multicast, unspecified and reserved addresses are refused regardless.
@@ -122,7 +122,7 @@ class Settings:
         "SLUICE_WEBHOOK_ALLOW_PRIVATE", True,
         "Whether webhooks may post to loopback and private-network addresses (set false when API keys go to "
         "people who must not reach your network). Link-local/metadata, multicast, unspecified and reserved "
-        "addresses are always refused. See [Where webhooks may connect](#where-webhooks-may-connect).")
+        "addresses are always refused. See [Where webhooks may connect](operations.md#where-webhooks-may-connect).")
     max_body_bytes: int = setting("SLUICE_MAX_BODY_BYTES", 10 * 1024 * 1024,
                                   "Largest accepted request body in bytes; larger gets 413.")
     max_batch_objects: int = setting("SLUICE_MAX_BATCH_OBJECTS", 1000, "Most objects in one batch write.")
@@ -185,7 +185,7 @@ class Settings:
                                      "How long dead letters are kept before MongoDB removes them.")
     metrics_token: str = setting("SLUICE_METRICS_TOKEN", "",
                                  "Bearer token that may read `GET /metrics` (the admin key may too). Unset: only "
-                                 "the admin key. See [Metrics, health, logs](#metrics-health-logs).", secret=True)
+                                 "the admin key. See [Metrics, health, logs](operations.md#metrics-health-logs).", secret=True)
     rate_key_rps: float = setting("SLUICE_RATE_LIMIT_KEY_RPS", 50.0,
                                   "Requests per second one API key may make, on average (the admin key is not "
                                   "limited). Per key: `PATCH /v1/api-keys/{id}`.", positive=True)
@@ -201,7 +201,7 @@ class Settings:
                              "How chunks of different batches and runs share the worker pool: `fair` (fair share "
                              "between namespaces, then between one namespace's jobs, by priority) or `fifo` (in "
                              "the order they were enqueued). Pause and namespace caps hold in both. See "
-                             "[Sharing the pool](#sharing-the-pool).", parse=_parse_mode)
+                             "[Sharing the pool](operations.md#sharing-the-pool).", parse=_parse_mode)
     chunk_lanes: int = setting("SLUICE_CHUNK_LANES", 8,
                                "Chunk queues (lanes) under the fair scheduler: each active namespace's chunks go to "
                                "a lane of their own while lanes last, and workers that consume `default` consume "

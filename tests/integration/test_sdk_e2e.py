@@ -1,6 +1,6 @@
 """The sluice SDK against a real stack: the API served over HTTP (werkzeug, in a thread), real
 MongoDB and Redis, and real Celery worker processes. The seed-000 example runs verbatim, the
-whole lifecycle runs through the SDK, and the README's SDK examples are executed."""
+whole lifecycle runs through the SDK, and the SDK page's examples (docs/sdk.md) are executed."""
 from __future__ import annotations
 
 import dataclasses
@@ -156,8 +156,9 @@ def test_the_whole_lifecycle_through_the_sdk(live, start_worker):
 
 
 def readme_sdk_blocks() -> list[str]:
-    readme = (REPO / "README.md").read_text()
-    section = readme.split("## Python SDK", 1)[1].split("\n## ", 1)[0]
+    """The examples of docs/sdk.md, before its first second-level section."""
+    page = (REPO / "docs" / "sdk.md").read_text()
+    section = page.split("\n## ", 1)[0]
     return re.findall(r"```python\n(.*?)```", section, re.S)
 
 
@@ -172,5 +173,5 @@ def test_the_readme_sdk_examples_run(live, start_worker, monkeypatch):
     assert len(blocks) >= 3
     scope: dict = {}
     for i, block in enumerate(blocks):
-        exec(compile(block, f"README.md SDK block {i}", "exec"), scope)  # noqa: S102
+        exec(compile(block, f"docs/sdk.md SDK block {i}", "exec"), scope)  # noqa: S102
     assert scope["view"]["status"] == "COMPLETED"
