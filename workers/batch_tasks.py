@@ -13,10 +13,10 @@ from celery import chord
 from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.causes import STORE_UNAVAILABLE, TASK_TIME_LIMIT
-from shared.engine import batches as engine
+from shared.engine.batch import batches as engine
 from shared.engine import limits
-from shared.engine.batchretry import give_up_chunk
-from shared.engine.chunk import process_chunk
+from shared.engine.batch.batchretry import give_up_chunk
+from shared.engine.batch.chunk import process_chunk
 from shared.retry import TRANSIENT_ERRORS
 from shared.status import BatchStatus
 from shared.tasknames import PROCESS_CHUNK, START_BATCH, TIER_DONE, WATCHDOG

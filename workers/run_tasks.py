@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from celery import chord
 
-from shared.engine import runs as engine
-from shared.engine.backfill import next_window
-from shared.engine.runchunk import process_run_chunk
-from shared.engine.scheduler import tick
+from shared.engine.runs import runs as engine
+from shared.engine.runs.backfill import next_window
+from shared.engine.runs.runchunk import process_run_chunk
+from shared.engine.runs.scheduler import tick
 from shared.tasknames import RUN_CHUNK, RUN_DONE, RUN_WATCHDOG, SCHEDULE_TICK, START_RUN
 from shared.timeutil import utcnow
 from workers.base import Context, SluiceTask, chunk_failure, fail_job, fn

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from shared.engine.planning import upstream_of
+from shared.engine.batch.planning import upstream_of
 
 NODE_W, NODE_H, COL_GAP, ROW_GAP, PAD = 220, 96, 90, 28, 16
 

@@ -14,11 +14,11 @@ from api.console.blueprint import bp
 from api.console.charts import lag_svg
 from api.context import stores
 from api.resources.batches.routes import view as batch_view
-from shared.engine.pipelines import render_pipeline
-from shared.engine.runs import run_view
+from shared.engine.runs.pipelines import render_pipeline
+from shared.engine.runs.runs import run_view
 from shared.engine.streaming.definition import render as render_streaming
 from shared.engine.streaming.definition import status_view
-from shared.engine.planning import upstream_of
+from shared.engine.batch.planning import upstream_of
 from shared.status import TERMINAL
 from shared.timeutil import utcnow
 

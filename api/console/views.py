@@ -12,7 +12,7 @@ from api.console import graph, helpers, lineage
 from api.console.blueprint import bp
 from api.console import session as console_session
 from api.context import settings, stores, tasks
-from shared.engine.collections import source_lineage
+from shared.engine.batch.collections import source_lineage
 from shared.errors import NotFound
 from shared.tasknames import QUEUES
 from shared.timeutil import utcnow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from shared.engine import batches as engine
+from shared.engine.batch import batches as engine
 from shared.engine.admission import limits_of
 from shared.status import BatchStatus
 from shared.stores import Stores

@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, Callable, Protocol
 
-from shared.engine.batches import watchdog_action
+from shared.engine.batch.batches import watchdog_action
 from shared.engine.liveness import Observer, dead_owners, is_dead, lost_callback, may_judge, orphaned
 from shared.settings import Settings
 from shared.status import BatchStatus, RunStatus

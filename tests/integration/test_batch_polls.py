@@ -13,8 +13,8 @@ FAIL_SOME = "function transform(d) { if (d.i % 7 === 0) throw new Error('seven')
 
 
 def run_batch(stores, settings, batch_id: str) -> None:
-    from shared.engine import batches as engine
-    from shared.engine.chunk import process_chunk
+    from shared.engine.batch import batches as engine
+    from shared.engine.batch.chunk import process_chunk
 
     engine.start(stores, batch_id)
     tier, outcome = 0, "next"
@@ -27,8 +27,8 @@ def run_batch(stores, settings, batch_id: str) -> None:
 
 
 def test_a_finished_batch_is_polled_from_its_stored_figures_until_retried(app, api, settings):
-    from shared.engine import batches as engine
-    from shared.engine.progress import render_batch
+    from shared.engine.batch import batches as engine
+    from shared.engine.batch.progress import render_batch
 
     stores = app.extensions["sluice.stores"]
     api.post("/v1/buckets", json={"bucket_name": "polls"})

@@ -142,8 +142,8 @@ def test_a_split_chunk_redelivered_keeps_its_split_and_recreates_lost_continuati
     """A worker died after recording a split but before writing the continuation row: the
     redelivered chunk reads only up to the split and writes the continuation again, and
     every record is counted exactly once."""
-    from shared.engine import batches as engine
-    from shared.engine.chunk import process_chunk
+    from shared.engine.batch import batches as engine
+    from shared.engine.batch.chunk import process_chunk
 
     stores = app.extensions["sluice.stores"]
     api.post("/v1/buckets", json={"bucket_name": "sp"})

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from shared.engine.scheduler import tick
+from shared.engine.runs.scheduler import tick
 from shared.stores import Stores
 from shared.timeutil import utcnow
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from shared.engine.diagnose import category, diagnose
+from shared.engine.batch.diagnose import category, diagnose
 
 NOW = datetime(2026, 1, 1, 12, 0, 0)
 

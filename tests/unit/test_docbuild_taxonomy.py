@@ -1,4 +1,4 @@
-from shared.engine.docbuild import Step, build, document_id
+from shared.engine.batch.docbuild import Step, build, document_id
 from shared.extractors import ExtractorSpec
 from shared.extractors.base import ExtractorRun
 
@@ -7,7 +7,7 @@ def spec(inputs=None, *, whole=False, replaces=False, out="single"):
     return ExtractorSpec(name="t", version="1", description="", parameters_schema={},
                          input_fields=inputs or {}, output_fields={}, output_type=out,
                          whole_record=whole, replaces_record=replaces)
-from shared.engine.taxonomy import apply_taxonomies, compile_taxonomy, node_paths
+from shared.engine.batch.taxonomy import apply_taxonomies, compile_taxonomy, node_paths
 
 
 class FakeRun(ExtractorRun):

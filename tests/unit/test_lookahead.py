@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 
-from shared.engine.docbuild import Step, build_many, map_outputs
+from shared.engine.batch.docbuild import Step, build_many, map_outputs
 from shared.engine.lookahead import Lookahead
 from shared.extractors import ExtractorSpec, RecordError, resolve_inputs
 from shared.extractors.base import ExtractorRun

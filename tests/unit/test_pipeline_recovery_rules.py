@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from shared.engine.backfill import range_windows, skipped_windows
-from shared.engine.budget import budget_problem
-from shared.engine.streaks import failing_threshold, streak_action
+from shared.engine.runs.backfill import range_windows, skipped_windows
+from shared.engine.runs.budget import budget_problem
+from shared.engine.runs.streaks import failing_threshold, streak_action
 from shared.errors import ValidationFailed
 
 

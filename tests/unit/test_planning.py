@@ -1,4 +1,4 @@
-from shared.engine.planning import TierPlan, lineage_chain, plan_tiers, would_cycle
+from shared.engine.batch.planning import TierPlan, lineage_chain, plan_tiers, would_cycle
 
 
 def col(cid, *sources, kind="collection"):
@@ -42,7 +42,7 @@ def test_cycle_detection_and_lineage():
 
 
 def test_watchdog_decisions():
-    from shared.engine.batches import watchdog_action
+    from shared.engine.batch.batches import watchdog_action
 
     def batch(statuses, current, redispatches=0):
         return {"tiers": [{"status": s} for s in statuses], "total_tiers": len(statuses),

@@ -1,6 +1,6 @@
 import pytest
 
-from shared.engine.runchunk import StepFailure, interpret, validate_output
+from shared.engine.runs.runchunk import StepFailure, interpret, validate_output
 
 
 def test_js_result_contract():

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from shared.engine.schedule import PERIODS, advance, first_run_at, is_due, offset_for
+from shared.engine.runs.schedule import PERIODS, advance, first_run_at, is_due, offset_for
 
 
 def test_offsets_are_stable_spread_and_within_the_period():

@@ -10,9 +10,9 @@ from api.jsonio import load, page_response, query_int
 from api.openapi import documented
 from api.validate import load_all
 from api.resources.batches.schemas import BatchListSchema, RetrySchema
-from shared.engine import batches as engine
+from shared.engine.batch import batches as engine
 from shared.engine import pausing
-from shared.engine.progress import render_batch
+from shared.engine.batch.progress import render_batch
 from shared.errors import ValidationFailed
 from shared.tasknames import START_BATCH
 

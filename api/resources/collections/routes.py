@@ -10,9 +10,9 @@ from api.resources.collections.schemas import (CollectionCreateSchema, Collectio
                                                CollectionSchema, TriggerResponseSchema, TriggerSchema)
 from api.resources.common import ListRequestSchema
 from api.validate import load_all
-from shared.engine.collections import build_collection, source_lineage
-from shared.engine.trigger import trigger as trigger_batch
-from shared.engine.trigger import trigger_response
+from shared.engine.batch.collections import build_collection, source_lineage
+from shared.engine.batch.trigger import trigger as trigger_batch
+from shared.engine.batch.trigger import trigger_response
 from shared.errors import Conflict
 from shared.filters import compile_filter
 from shared.stores.collections import CollectionStore

@@ -11,8 +11,8 @@ from api.resources.pipelines.schemas import (PipelineCreateSchema, PipelinePatch
                                              RunIdSchema, RunListSchema, RunRequestSchema, ScheduleSchema,
                                              StatusSchema)
 from shared.engine import pausing
-from shared.engine import runs as run_engine
-from shared.engine.pipelines import build_pipeline, ensure_sink, recovery_fields, render_pipeline, schedule_fields
+from shared.engine.runs import runs as run_engine
+from shared.engine.runs.pipelines import build_pipeline, ensure_sink, recovery_fields, render_pipeline, schedule_fields
 from shared.errors import Conflict, ValidationFailed
 from shared.tasknames import START_RUN
 from shared.timeutil import utcnow

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.resources.common import StrictSchema, priority_field
-from shared.engine.schedule import ALLOWED_PERIODS_TEXT, PERIODS
+from shared.engine.runs.schedule import ALLOWED_PERIODS_TEXT, PERIODS
 from shared.status import RunStatus
 
 

@@ -9,12 +9,12 @@ from api.context import settings, stores, tasks
 from api.jsonio import load, page_response, query_int
 from api.openapi import documented
 from api.resources.recovery.schemas import BackfillSchema, ResubmitSchema
-from shared.engine import batches as engine
-from shared.engine.backfill import start_backfill
-from shared.engine.deadletters import start_replay
-from shared.engine.runs import fail_run
-from shared.engine.diagnose import diagnose, stall_after_s
-from shared.engine.progress import render_batch
+from shared.engine.batch import batches as engine
+from shared.engine.runs.backfill import start_backfill
+from shared.engine.runs.deadletters import start_replay
+from shared.engine.runs.runs import fail_run
+from shared.engine.batch.diagnose import diagnose, stall_after_s
+from shared.engine.batch.progress import render_batch
 from shared.errors import ValidationFailed
 from shared.tasknames import PROCESS_CHUNK, START_BATCH, START_RUN, queue_for
 from shared.timeutil import utcnow

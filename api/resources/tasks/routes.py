@@ -9,7 +9,7 @@ from api.openapi import documented
 from api.resources.batches.routes import cancel_and_revoke
 from api.resources.batches.schemas import BatchListSchema
 from api.validate import load_all
-from shared.engine.progress import render_task
+from shared.engine.batch.progress import render_task
 from shared.errors import NotFound
 
 bp = Blueprint("tasks", __name__, url_prefix="/v1/tasks")

@@ -4,7 +4,7 @@
 Per-record failures (JavaScript errors, invalid output, a record the target refused) are
 counted and sampled, never raised: the stream goes on. Infrastructure errors raise.
 
-The JavaScript contract is the pipelines' (shared.engine.runchunk.interpret): an object is the
+The JavaScript contract is the pipelines' (shared.engine.runs.runchunk.interpret): an object is the
 new record, true keeps it, null/false drops it — dropping (like failing the filters) removes
 the key from the target if it is there. An array must hold at most one record here: a key
 maps to one target record, so a later delete can remove exactly what was written.
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from shared.engine.runchunk import StepFailure, interpret, validate_output
-from shared.engine.runs import JS_ENTRY_POINTS
+from shared.engine.runs.runchunk import StepFailure, interpret, validate_output
+from shared.engine.runs.runs import JS_ENTRY_POINTS
 from shared.filters import matches, parse_filter
 from shared.jsbox import JsError, JsLimits, Sandbox
 from shared.timeutil import utcnow

@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.connectors.cdc import SOURCE_TYPES, source_collections
 from shared.connectors.streaming_targets import streaming_target
-from shared.engine.runs import JS_ENTRY_POINTS
+from shared.engine.runs.runs import JS_ENTRY_POINTS
 from shared.engine.streaming.config import (DEFAULT_AGENT, DEFAULT_MAX_BATCH_SIZE,
                                             DEFAULT_MAX_BATCH_WAIT_MS)
 from shared.errors import ValidationFailed

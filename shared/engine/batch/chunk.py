@@ -7,10 +7,11 @@ from contextlib import ExitStack
 from typing import Any, Callable
 
 from shared.causes import cause_of
-from shared.engine import docbuild, sources
+from shared.engine.batch import docbuild, sources
+from shared.engine.batch.taxonomy import apply_taxonomies, compile_taxonomy
+from shared.engine.chunking import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
 from shared.engine.failfast import FailureStreak
 from shared.engine.lookahead import Lookahead
-from shared.engine.taxonomy import apply_taxonomies, compile_taxonomy
 from shared.extractors import RecordError, get_extractor
 from shared.filters import matches, parse_filter
 from shared.settings import Settings
@@ -41,40 +42,6 @@ def _view_filter(collection: dict) -> Any:
     # Collection filters see the record view (data fields at the top level, plus system
     # fields), so the same names work for bucket and collection sources.
     return parse_filter(raw, "source.filters")
-
-
-def time_budget_s(settings: Settings) -> float:
-    """How long a chunk works before handing its remaining records to a continuation: half
-    the soft task limit, so even a slow record started near the budget ends well inside it."""
-    return settings.task_soft_time_limit_s / 2
-
-
-def heartbeat_interval_s(settings: Settings) -> float:
-    """How often a process marks a batch or run alive: a stall is judged over
-    stall_timeout_s, so a heartbeat every 1/20th of it (at most 5 s) is plenty."""
-    return min(5.0, settings.stall_timeout_s / 20)
-
-
-def resume_split(owner: Any, chunk: dict, dispatch: Callable[[list[str]], None] | None) -> list[str]:
-    """A chunk an earlier execution split keeps its split: its continuations' rows are
-    re-created (it may have died before writing them) and sent again. `owner` is the store
-    of the chunk rows (batches or runs)."""
-    if chunk.get("split_at") is None:
-        return []
-    ids = owner.ensure_continuations(chunk)
-    if dispatch is not None:
-        dispatch(ids)
-    return ids
-
-
-def hand_on(owner: Any, chunk: dict, split_lo: Any, done: int,
-            dispatch: Callable[[list[str]], None] | None) -> dict | None:
-    """Split `chunk` before the record at `split_lo` (after `done` records) and send the new
-    continuation at once; the updated chunk row, or None if the row changed meanwhile."""
-    split = owner.split_chunk(chunk, split_lo, done)
-    if split is not None and dispatch is not None:
-        dispatch([split["continuations"][-1]["_id"]])
-    return split
 
 
 def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str | None = None,
@@ -189,17 +156,6 @@ def check_documents(docs: list[dict], extra: dict[str, list[dict]]) -> None:
         problem = storable(doc["data"], "data") or storable(doc.get("taxonomy") or {}, "taxonomy", names=False)
         if problem is not None:
             raise RecordError(problem.code, f"cannot store the output: {problem}")
-
-
-def record_metrics(metrics: Any, kind: str, target: str, processed: int, errors_by_code: dict[str, int],
-                   seconds: float) -> None:
-    """Counted only by the call that completed the chunk, so redeliveries never add twice."""
-    labels = {"kind": kind, "target": target}
-    ops = [metrics.inc_op("sluice_records_processed_total", labels, processed),
-           metrics.observe_op("sluice_chunk_duration_seconds", {"kind": kind}, seconds)]
-    ops += [metrics.inc_op("sluice_records_failed_total", {**labels, "code": code}, n)
-            for code, n in errors_by_code.items()]
-    metrics.apply(ops)
 
 
 def _document(collection: dict, batch: dict, row: dict, src_type: str, position: str,

@@ -3,10 +3,10 @@ finish, cancel, retry. Celery tasks call these; none of them touch Celery."""
 from __future__ import annotations
 
 
-from shared.engine import sources
-from shared.engine.batchretry import transient_plan
+from shared.engine.batch import sources
+from shared.engine.batch.batchretry import transient_plan
 from shared.engine.events import emit
-from shared.engine.planning import plan_tiers
+from shared.engine.batch.planning import plan_tiers
 from shared.errors import Conflict
 from shared.ids import new_id
 from shared.settings import Settings

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from shared.engine.docbuild import document_id
+from shared.engine.batch.docbuild import document_id
 from shared.filters import matches, parse_filter
 
 

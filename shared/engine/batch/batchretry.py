@@ -4,7 +4,7 @@ those records."""
 from __future__ import annotations
 
 from shared.causes import INFRASTRUCTURE
-from shared.engine import sources
+from shared.engine.batch import sources
 from shared.errors import Conflict
 from shared.stores import Stores
 from shared.timeutil import utcnow

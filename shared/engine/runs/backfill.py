@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Callable
 
-from shared.engine.runs import start_run
-from shared.engine.schedule import PERIODS
+from shared.engine.runs.runs import start_run
+from shared.engine.runs.schedule import PERIODS
 from shared.errors import Unprocessable, ValidationFailed
 from shared.status import RunStatus
 from shared.stores import Stores

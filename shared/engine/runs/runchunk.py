@@ -7,13 +7,13 @@ from typing import Any, Callable
 
 from shared.causes import cause_of
 from shared.connectors import destination_for
-from shared.engine.budget import run_budget_problem
-from shared.engine.chunk import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
-from shared.engine.deadletters import dead_letter
+from shared.engine.chunking import hand_on, heartbeat_interval_s, record_metrics, resume_split, time_budget_s
 from shared.engine.failfast import FailureStreak
 from shared.engine.lookahead import Lookahead
-from shared.engine.runs import JS_ENTRY_POINTS, fail_run
-from shared.engine.runsource import run_source
+from shared.engine.runs.budget import run_budget_problem
+from shared.engine.runs.deadletters import dead_letter
+from shared.engine.runs.runs import JS_ENTRY_POINTS, fail_run
+from shared.engine.runs.runsource import run_source
 from shared.errors import UserError
 from shared.filters import matches, parse_filter
 from shared.jsbox import JsError, JsLimits, Sandbox

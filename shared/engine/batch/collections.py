@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.engine.planning import lineage_chain, would_cycle
+from shared.engine.batch.planning import lineage_chain, would_cycle
 from shared.errors import ValidationFailed
 from shared.extractors import get_extractor, validate_input_mapping
 from shared.filters import parse_filter

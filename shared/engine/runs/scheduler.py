@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable
 
-from shared.engine.backfill import advance_backfills
-from shared.engine.runs import start_run
-from shared.engine.schedule import advance
+from shared.engine.runs.backfill import advance_backfills
+from shared.engine.runs.runs import start_run
+from shared.engine.runs.schedule import advance
 from shared.errors import Unprocessable
 from shared.stores import Stores
 

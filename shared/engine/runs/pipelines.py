@@ -6,9 +6,9 @@ import re
 from datetime import datetime
 
 from shared.connectors import destination_for, source_for
-from shared.engine.collections import sink_collection
-from shared.engine.runs import JS_ENTRY_POINTS
-from shared.engine.schedule import first_run_at, offset_for
+from shared.engine.batch.collections import sink_collection
+from shared.engine.runs.runs import JS_ENTRY_POINTS
+from shared.engine.runs.schedule import first_run_at, offset_for
 from shared.errors import Conflict, ValidationFailed
 from shared.filters import parse_filter
 from shared.ids import NAME_RE, NAME_RULE, new_id

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from shared.engine import batches, sources
+from shared.engine.batch import batches, sources
 from shared.engine.admission import resolve_priority
 from shared.errors import Unprocessable, ValidationFailed
 from shared.filters import parse_filter

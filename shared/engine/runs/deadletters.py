@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared.causes import cause_of
-from shared.engine.runs import start_run
+from shared.engine.runs.runs import start_run
 from shared.errors import Conflict
 from shared.stores import Stores
 from shared.timeutil import utcnow

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from shared.engine.admission import resolve_priority
-from shared.engine.budget import run_budget_problem
+from shared.engine.runs.budget import run_budget_problem
 from shared.engine.events import emit
-from shared.engine.runsource import run_source
-from shared.engine.streaks import after_run
+from shared.engine.runs.runsource import run_source
+from shared.engine.runs.streaks import after_run
 from shared.errors import Unprocessable
 from shared.ids import new_id
 from shared.settings import Settings

@@ -1,0 +1,1 @@
+"""Batches: trigger → tier plan → one chord per tier → chunks → documents."""
