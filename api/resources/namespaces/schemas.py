@@ -18,6 +18,9 @@ class NamespaceSchema(Schema):
     metadata = fields.Dict()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+    # GET and PATCH of one namespace show its share of the pool and of the API, and its usage now.
+    limits = fields.Dict()
+    usage = fields.Dict()
 
 
 class LimitsSchema(StrictSchema):
