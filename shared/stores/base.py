@@ -44,6 +44,16 @@ class Store:
     def total_in_namespace(self, namespace_id: str) -> int:
         return self.coll.count_documents({"namespace_id": namespace_id}) if self.namespaced else 0
 
+    def count_by_status(self, namespace_id: str | None = None, since: Any = None) -> dict[str, int]:
+        """Rows per status (of one namespace, created since `since`), for /metrics and the console."""
+        match: dict[str, Any] = {}
+        if namespace_id is not None:
+            match["namespace_id"] = namespace_id
+        if since is not None:
+            match["created_at"] = {"$gte": since}
+        pipeline = ([{"$match": match}] if match else []) + [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
+        return {r["_id"]: r["n"] for r in self.coll.aggregate(pipeline)}
+
     def delete_in_namespace(self, namespace_id: str) -> int:
         if not self.namespaced:
             return 0

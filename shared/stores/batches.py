@@ -276,12 +276,3 @@ class BatchStore(HeartbeatStore):
                         sort_field="_id", descending=False,
                         render=lambda r: {k: v for k, v in with_cause(r).items()
                                           if k not in ("_id", "batch_id", "chunk_id")})
-
-    def count_by_status(self, namespace_id: str | None = None, since: Any = None) -> dict[str, int]:
-        match: dict[str, Any] = {}
-        if namespace_id is not None:
-            match["namespace_id"] = namespace_id
-        if since is not None:
-            match["created_at"] = {"$gte": since}
-        pipeline = ([{"$match": match}] if match else []) + [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
-        return {r["_id"]: r["n"] for r in self.coll.aggregate(pipeline)}

@@ -118,12 +118,3 @@ class RunStore(HeartbeatStore):
         return [{"step": r["_id"]["step"], "message": r["_id"]["message"], "code": r.get("code"),
                  "count": r["count"], "last_occurrence": r["last_at"], "sample_keys": r["sample_keys"][:5]}
                 for r in rows], total
-
-    def count_by_status(self, namespace_id: str | None = None, since: Any = None) -> dict[str, int]:
-        match: dict[str, Any] = {}
-        if namespace_id is not None:
-            match["namespace_id"] = namespace_id
-        if since is not None:
-            match["created_at"] = {"$gte": since}
-        pipeline = ([{"$match": match}] if match else []) + [{"$group": {"_id": "$status", "n": {"$sum": 1}}}]
-        return {r["_id"]: r["n"] for r in self.coll.aggregate(pipeline)}
