@@ -8,6 +8,7 @@ from shared.engine.batch import batches as engine
 from shared.engine.admission import limits_of
 from shared.status import BatchStatus
 from shared.stores import Stores
+from shared.timeutil import utcnow
 
 HELD = [BatchStatus.PROCESSING.value, BatchStatus.PAUSED.value]
 LOCK_S = 10.0
@@ -22,7 +23,12 @@ def start_or_queue(stores: Stores, batch_id: str) -> list[dict]:
         started = engine.start(stores, batch_id)
         return [started] if started is not None else []
     stores.batches.set_fields(batch_id, {"queued": True}, when={"status": BatchStatus.PENDING.value})
-    return start_queued(stores, batch["namespace_id"])
+    started = start_queued(stores, batch["namespace_id"])
+    if all(b["_id"] != batch_id for b in started):
+        # It waits behind the cap: say since when, durably (`queued` clears once it starts).
+        stores.batches.set_fields(batch_id, {"queued_at": utcnow()},
+                                  when={"status": BatchStatus.PENDING.value, "queued": True})
+    return started
 
 
 def start_queued(stores: Stores, namespace_id: str) -> list[dict]:
