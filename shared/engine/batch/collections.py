@@ -25,6 +25,25 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
+def _resolve_refs(store: Any, ns_id: str, source: dict, kind: str, errs: list[dict]) -> list[str]:
+    """The ids of the buckets or collections a source names (`<kind>_id`: one or several, and/or
+    `<kind>_ids`), each problem reported at its path."""
+    one, many = f"{kind}_id", f"{kind}_ids"
+    refs = _as_list(source.get(one)) + _as_list(source.get(many))
+    key = one if source.get(one) is not None else many
+    if not refs:
+        errs.append({"path": f"source.{one}", "message": f"is required for a {kind} source"})
+    ids = []
+    for i, ref in enumerate(refs):
+        found = store.find(ns_id, ref)
+        if found is None:
+            path = f"source.{one}" if isinstance(source.get(key), str) else f"source.{key}.{i}"
+            errs.append({"path": path, "message": f"no {kind} '{ref}' in this namespace"})
+        else:
+            ids.append(found["_id"])
+    return list(dict.fromkeys(ids))
+
+
 def resolve_source(stores: Stores, ns_id: str, source: dict, errs: list[dict]) -> dict:
     """Normalise the seed's source (bucket_id may be one id or several) to stored form."""
     out = {"type": source["type"], "prefix_key": source.get("prefix_key"), "filters": source.get("filters")}
@@ -33,34 +52,9 @@ def resolve_source(stores: Stores, ns_id: str, source: dict, errs: list[dict]) -
             parse_filter(source["filters"], "source.filters")
         except ValidationFailed as exc:
             errs.extend(exc.details)
-    if source["type"] == "bucket":
-        refs = _as_list(source.get("bucket_id")) + _as_list(source.get("bucket_ids"))
-        key = "bucket_id" if source.get("bucket_id") is not None else "bucket_ids"
-        if not refs:
-            errs.append({"path": "source.bucket_id", "message": "is required for a bucket source"})
-        ids = []
-        for i, ref in enumerate(refs):
-            b = stores.buckets.find(ns_id, ref)
-            if b is None:
-                path = "source.bucket_id" if isinstance(source.get(key), str) else f"source.{key}.{i}"
-                errs.append({"path": path, "message": f"no bucket '{ref}' in this namespace"})
-            else:
-                ids.append(b["_id"])
-        out["bucket_ids"] = list(dict.fromkeys(ids))
-    else:
-        refs = _as_list(source.get("collection_id")) + _as_list(source.get("collection_ids"))
-        if not refs:
-            errs.append({"path": "source.collection_id", "message": "is required for a collection source"})
-        ids = []
-        for i, ref in enumerate(refs):
-            c = stores.collections.find(ns_id, ref)
-            if c is None:
-                path = "source.collection_id" if isinstance(source.get("collection_id"), str) \
-                    else f"source.collection_ids.{i}"
-                errs.append({"path": path, "message": f"no collection '{ref}' in this namespace"})
-            else:
-                ids.append(c["_id"])
-        out["collection_ids"] = list(dict.fromkeys(ids))
+    kind = "bucket" if source["type"] == "bucket" else "collection"
+    store = stores.buckets if kind == "bucket" else stores.collections
+    out[f"{kind}_ids"] = _resolve_refs(store, ns_id, source, kind, errs)
     return out
 
 
