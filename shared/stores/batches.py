@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import bson
 from pymongo import ReturnDocument, UpdateOne
 
 from shared.causes import cause_of, with_cause
@@ -106,6 +107,22 @@ class BatchStore(HeartbeatStore):
     def discard(self, batch_id: str) -> None:
         """Remove a batch that was never enqueued (an Idempotency-Key named an earlier one)."""
         self.coll.delete_one({"_id": batch_id, "status": BatchStatus.PENDING.value})
+
+    # -- what a tier's launch computed for its chunks -----------------------------------------
+    # A query holds `$` operator names and datetimes; `$` field names are refused inside an
+    # update, so the record is kept as one BSON blob in the tier's entry (encoded and decoded
+    # only here; BSON keeps every type the query can hold, and is quick to decode per chunk).
+    @staticmethod
+    def launch_fields(tier_num: int, record: dict) -> dict:
+        """Fields for `set_fields` that record a tier's launch (replacing an earlier one)."""
+        return {f"tiers.{tier_num}.launch": bson.encode(record)}
+
+    @staticmethod
+    def launched_queries(batch: dict, tier_num: int) -> dict | None:
+        """The record of the tier's last launch; None for a batch launched before launches
+        were recorded (its tier entries have no `launch`)."""
+        blob = batch["tiers"][tier_num].get("launch")
+        return None if blob is None else bson.decode(bytes(blob))
 
     # -- chunks ---------------------------------------------------------------------------
     @staticmethod

@@ -47,12 +47,12 @@ def launch_tier(stores: Stores, settings: Settings, batch_id: str, tier_num: int
     """Plan the chunks of a tier from what is in MongoDB now; return their ids (maybe none)."""
     batch = stores.batches.get(batch_id)
     tier = batch["tiers"][tier_num]
-    rows = []
+    rows, queries = [], {}
     for collection_id in tier["collection_ids"]:
         collection = stores.collections.by_id(collection_id)
         ids = None if only_ids is None else only_ids.get(collection_id, [])
-        store, query = sources.tier_input(stores, batch, collection, tier_num, ids)
-        ranges, total = store.boundaries(query, settings.chunk_size)
+        store, queries[collection_id] = sources.tier_base(stores, batch, collection, tier_num, ids is not None)
+        ranges, total = store.boundaries(sources.narrow(queries[collection_id], ids), settings.chunk_size)
         # Every range but the last is full by construction.
         sizes = [settings.chunk_size] * (len(ranges) - 1) + [total - settings.chunk_size * (len(ranges) - 1)]
         for index, ((lo, hi), size) in enumerate(zip(ranges, sizes)):
@@ -60,6 +60,10 @@ def launch_tier(stores: Stores, settings: Settings, batch_id: str, tier_num: int
             rows.append({"_id": cid, "batch_id": batch_id, "attempt": batch["attempt"], "tier_num": tier_num,
                          "collection_id": collection_id, "index": index, "lo": lo, "hi": hi, "size": size,
                          "only_ids": ids, "done": False, "created_at": utcnow()})
+    # Recorded before the chunk rows exist, so no chunk (not even one the recovery sweep finds
+    # early) computes the query again: filters compiled, bucket schemas read once per tier.
+    stores.batches.set_fields(batch_id, stores.batches.launch_fields(
+        tier_num, sources.launch_record(batch, queries, only_ids is not None)))
     stores.batches.add_chunks(rows)
     stores.batches.set_fields(batch_id, {f"tiers.{tier_num}.status": B.PROCESSING.value,
                                          f"tiers.{tier_num}.started_at": utcnow(),

@@ -21,7 +21,7 @@ def give_up_chunk(stores: Stores, chunk_id: str, code: str, message: str) -> boo
         return False
     batch = stores.batches.get(chunk["batch_id"])
     collection = stores.collections.by_id(chunk["collection_id"])
-    store, query = sources.tier_input(stores, batch, collection, chunk["tier_num"], chunk.get("only_ids"))
+    store, query = sources.chunk_input(stores, batch, collection, chunk)
     rows = store.fetch_range(query, chunk["lo"], stores.batches.ledger.current_hi(chunk),
                              {"_id": 1, "root_object_id": 1})
     failure = {"code": code, "cause": INFRASTRUCTURE, "message": message[:MAX_MESSAGE], "line": None,

@@ -68,7 +68,7 @@ def process_chunk(stores: Stores, settings: Settings, chunk_id: str, worker: str
     continuations = resume_split(stores.batches, chunk, dispatch)
     collection = stores.collections.by_id(chunk["collection_id"])
     src_type = collection["source"]["type"]
-    store, query = sources.tier_input(stores, batch, collection, chunk["tier_num"], chunk.get("only_ids"))
+    store, query = sources.chunk_input(stores, batch, collection, chunk)
     rows = store.fetch_range(query, chunk["lo"], stores.batches.ledger.current_hi(chunk),
                              store.ENGINE_FIELDS)
     counts["fetched"] = len(rows)

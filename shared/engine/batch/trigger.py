@@ -82,8 +82,7 @@ def create_trigger_batch(stores: Stores, ns_id: str, collection: dict, body: dic
     # same bound, so objects written meanwhile can change neither (ids are time-ordered;
     # "" selects nothing, for an empty source).
     trigger["until_id"] = store.last_id(query) or ""
-    store, query = sources.tier_input(stores, probe, collection, 0)
-    count = store.count_matching(query)
+    count = store.count_matching(sources.up_to(query, trigger["until_id"]))
     if src["type"] == "bucket":
         bucket_ids = sources.bucket_ids_for(collection, trigger, 0)
         deterministic = all(b.get("unique_key") for b in stores.buckets.by_ids(bucket_ids, {"unique_key": 1}))
