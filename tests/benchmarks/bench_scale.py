@@ -18,6 +18,9 @@ Printed per N:
                 expired, and the broker's queue length at its peak;
   MongoDB       data and index bytes per document (collStats of documents and objects).
 
+`--profile PATH` runs one solo worker under cProfile instead and prints where its time went
+(`./dev bench --scale --sizes 20000 --profile /tmp/worker.prof`).
+
 Nothing that should stay flat may grow with N: worker RSS, Redis memory after expiry, per-
 document sizes. Compare two sizes in one invocation (`--sizes 100000,1000000`) to see it.
 """
@@ -103,8 +106,14 @@ def run_size(services: Any, celery: Any, args: argparse.Namespace, n: int) -> di
         log(f"N={n:,}: loading objects")
         _, load_s = load_objects(stores, ns["namespace_id"], bench_dag.BUCKET, n)
         log(f"N={n:,}: loaded in {load_s:.1f} s; starting worker (-c {args.concurrency})")
-        worker = BenchWorker({**os.environ, **env, "PYTHONUNBUFFERED": "1"}, args.concurrency, "prefork",
-                             args.worker_loglevel).start(celery)
+        worker = BenchWorker({**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+                             1 if args.profile else args.concurrency, "solo" if args.profile else "prefork",
+                             args.worker_loglevel)
+        if args.profile:
+            # One solo worker under cProfile: all chunk work runs in its main process, and
+            # cProfile writes its stats when the warm shutdown's SystemExit unwinds.
+            worker.cmd[1:1] = ["-m", "cProfile", "-o", f"{args.profile}.{n}"]
+        worker.start(celery)
         sampler = MemorySampler(worker.pid, interval=args.sample_interval)
         sampler.start()
         pids = {"driver": os.getpid(), **{name: p.pid for p in services.procs for name in ("mongod", "redis")
@@ -151,8 +160,20 @@ def run_size(services: Any, celery: Any, args: argparse.Namespace, n: int) -> di
                 thing.stop()
         if worker is not None:
             worker.stop()
+            if args.profile:
+                print_profile(f"{args.profile}.{n}")
         stores.mongo.client.drop_database(db_name)
         stores.mongo.close()
+
+
+def print_profile(path: str, top: int = 30) -> None:
+    import pstats
+
+    if not os.path.exists(path):
+        log(f"no profile written to {path}")
+        return
+    print(f"\nworker profile ({path}; `python -m pstats {path}` to explore), top {top} by own time:")
+    pstats.Stats(path).sort_stats("tottime").print_stats(top)
 
 
 def print_report(results: list[dict]) -> None:
@@ -191,6 +212,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="our own mongod's WiredTiger cache (default 2 GB; 0 = the private default)")
     ap.add_argument("--mongod-pid", type=int, action="append", default=[])
     ap.add_argument("--json", metavar="PATH")
+    ap.add_argument("--profile", metavar="PATH",
+                    help="run ONE solo worker under cProfile and write its stats to PATH.N (slower)")
     args = ap.parse_args(argv)
     args.size_list = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     return args
