@@ -51,7 +51,7 @@ class StoreCollector:
         yield from self._stored(stores.metrics.all())
         yield from self._streaming(stores.streaming.metrics_rows())
         yield from self._backlog(report(stores, self.app.extensions["sluice.tasks"],
-                                        self.app.config["SLUICE_SETTINGS"].chunk_lanes))
+                                        self.app.config["SLUICE_SETTINGS"]))
 
     @staticmethod
     def _backlog(rep: dict) -> Iterable[Any]:

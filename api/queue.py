@@ -109,8 +109,17 @@ class TaskSender:
                         pass
         return out
 
+    @property
+    def peeks_queues(self) -> bool:
+        """Whether the broker shows a queue's next message without taking it (Redis: yes;
+        RabbitMQ: no, see shared.engine.waiting)."""
+        return not self._settings.broker_is_amqp
+
     def oldest_ages(self, queues: list[str]) -> dict[str, float]:
-        """Seconds the next message of each queue has waited (Redis: the list's tail)."""
+        """Seconds the next message of each queue has waited (Redis: the list's tail); none
+        on a broker that cannot be peeked."""
+        if not self.peeks_queues:
+            return {}
         import redis
 
         client = redis.Redis.from_url(self._settings.redis_url, socket_timeout=2, socket_connect_timeout=2)

@@ -11,11 +11,12 @@ from typing import Any
 from celery import Celery, signals
 
 from shared import backlog
+from shared.engine.batch.batches import add_end_listener
 from shared.engine.events import add_listener
 from shared.settings import Settings
 from shared.tasknames import QUEUE_DEFAULT, WEBHOOK_SWEEP, lanes
-from workers import liveness, tasks
-from workers.base import runtime
+from workers import batch_tasks, liveness, tasks
+from workers.base import AppContext, runtime
 from workers.celeryconfig import celery_config
 
 __all__ = ["create_celery", "runtime"]
@@ -73,6 +74,8 @@ def _register_tasks(celery: Celery) -> None:
     tasks.register(celery)
     # Completion events recorded by this process are sent at once rather than at the next sweep.
     add_listener(lambda ids: celery.send_task(WEBHOOK_SWEEP))
+    # A batch that ends here starts the next one its namespace's max_active_batches held back.
+    add_end_listener("start_next", batch_tasks.start_next(AppContext(celery)))
 
 
 _app: Celery | None = None

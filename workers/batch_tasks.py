@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import chord
 from celery.exceptions import SoftTimeLimitExceeded
@@ -49,10 +50,31 @@ def start_batch(task: SluiceTask, batch_id: str) -> None:
     launch_started(task, limits.start_or_queue(task.stores, batch_id))
 
 
-def launch_started(task: SluiceTask, started: list[dict]) -> None:
+def launch_started(task: Context, started: list[dict]) -> None:
+    """Launch the first tier of each batch just started. A task may start batches other than
+    its own (the oldest waiting first), so one that cannot be launched fails alone, with the
+    reason, rather than failing the task's own batch through its give-up hook."""
     for batch in started:
         tier_num, only_ids = engine.start_plan(batch)
-        launch(task, batch["_id"], tier_num, only_ids)
+        try:
+            launch(task, batch["_id"], tier_num, only_ids)
+        except TRANSIENT_ERRORS:
+            # Retrying the start task would not relaunch it (it is PROCESSING now); the
+            # watchdog launches a tier that never was.
+            log.warning("batch %s started but tier %s could not be launched yet", batch["_id"], tier_num,
+                        exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. its collection was deleted after the trigger
+            engine.fail(task.stores, batch["_id"], f"could not start: {exc}")
+
+
+def start_next(ctx: Context) -> engine.EndListener:
+    """The batch-end listener of a worker process: whichever way a batch ended (completed,
+    failed in a give-up hook or by the watchdog, canceled), the namespace's oldest waiting
+    batch starts now, launched from this process."""
+    def on_end(stores: Any, batch: dict) -> None:
+        if limits.next_to_start(stores, batch) is not None:
+            launch_started(ctx, limits.start_queued(stores, batch["namespace_id"]))
+    return on_end
 
 
 def process(task: SluiceTask, chunk_id: str, requeues: int = 0) -> dict:
@@ -85,9 +107,6 @@ def tier_done(task: SluiceTask, batch_id: str, tier_num: int) -> str:
     outcome = engine.finish_tier(task.stores, batch_id, tier_num)
     if outcome == "next":
         launch(task, batch_id, tier_num + 1)
-    elif outcome == "done":
-        namespace_id = task.stores.batches.get(batch_id)["namespace_id"]
-        launch_started(task, limits.start_queued(task.stores, namespace_id))
     elif outcome == "wait":
         # Poll until the stragglers finish; the watchdog re-dispatches them if they died.
         task.send(TIER_DONE, batch_id, tier_num, countdown=2)
@@ -124,7 +143,9 @@ def watchdog(task: SluiceTask) -> dict:
 
 
 FUNCTIONS = (
-    fn(START_BATCH, start_batch, ignore_result=True,
+    # A start that raised for any reason (its collection deleted meanwhile, …) would raise
+    # again: the batch fails now with the reason, freeing its place for the next one.
+    fn(START_BATCH, start_batch, ignore_result=True, give_up_on=(Exception,),
        give_up=fail_job(engine.fail, lambda args, exc: f"could not start: {exc}")),
     fn(PROCESS_CHUNK, process, max_retries=4, give_up_on=(*TRANSIENT_ERRORS, SoftTimeLimitExceeded),
        give_up=fail_job(engine.fail, lambda args, exc: chunk_failure(args[0], exc))),

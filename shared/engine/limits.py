@@ -25,10 +25,17 @@ def start_or_queue(stores: Stores, batch_id: str) -> list[dict]:
     stores.batches.set_fields(batch_id, {"queued": True}, when={"status": BatchStatus.PENDING.value})
     started = start_queued(stores, batch["namespace_id"])
     if all(b["_id"] != batch_id for b in started):
-        # It waits behind the cap: say since when, durably (`queued` clears once it starts).
+        # It waits behind the cap: say since when, durably (`queued` clears once it starts);
+        # a start sent again later keeps the first time.
         stores.batches.set_fields(batch_id, {"queued_at": utcnow()},
-                                  when={"status": BatchStatus.PENDING.value, "queued": True})
+                                  when={"status": BatchStatus.PENDING.value, "queued": True, "queued_at": None})
     return started
+
+
+def next_to_start(stores: Stores, batch: dict) -> dict | None:
+    """After `batch` ended: the namespace's oldest batch waiting to start, if any (one read;
+    the caller then starts it with start_queued)."""
+    return stores.scheduler.oldest_pending(batch["namespace_id"], BatchStatus.PENDING.value)
 
 
 def start_queued(stores: Stores, namespace_id: str) -> list[dict]:
@@ -47,7 +54,7 @@ def start_queued(stores: Stores, namespace_id: str) -> list[dict]:
         for _ in range(1000):
             if limit is not None and stores.scheduler.batches_in(namespace_id, HELD) >= limit:
                 break
-            nxt = stores.scheduler.oldest_queued(namespace_id, BatchStatus.PENDING.value)
+            nxt = stores.scheduler.oldest_pending(namespace_id, BatchStatus.PENDING.value)
             if nxt is None:
                 break
             stores.batches.set_fields(nxt["_id"], {"queued": False})

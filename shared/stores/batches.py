@@ -36,6 +36,9 @@ class BatchStore(HeartbeatStore):
                 # Lists of one collection's batches, newest first, without scanning the others.
                 IndexModel([("namespace_id", ASCENDING), ("collection_id", ASCENDING), ("created_at", ASCENDING),
                             ("_id", ASCENDING)]),
+                # A namespace's oldest batch waiting to start, read whenever one of its batches ends.
+                IndexModel([("namespace_id", ASCENDING), ("status", ASCENDING), ("created_at", ASCENDING),
+                            ("_id", ASCENDING)]),
                 IndexModel([("task_id", ASCENDING)], unique=True),
                 IndexModel([("status", ASCENDING), ("heartbeat_at", ASCENDING)])]
 

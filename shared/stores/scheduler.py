@@ -60,6 +60,15 @@ class SchedulerStore(Store):
         return ledger.coll.count_documents({ledger.owner_field: job_id, "done": False,
                                             "parked": {"$ne": True}})
 
+    def oldest_waiting(self, kind: str, job_id: str, running: list[str]) -> Any:
+        """When the job's oldest chunk still waiting in the broker was planned (not done,
+        not parked, not one of the `running` chunk ids); None when none waits."""
+        ledger = self.ledgers[kind]
+        row = ledger.coll.find_one({ledger.owner_field: job_id, "done": False, "parked": {"$ne": True},
+                                    "_id": {"$nin": running}}, {"created_at": 1},
+                                   sort=[("created_at", ASCENDING)])
+        return row.get("created_at") if row else None
+
     def generation(self) -> int:
         """Bumped whenever jobs start, pause or resume: a cached view older than it is stale."""
         doc = self.state.find_one({"_id": "generation"})
@@ -126,9 +135,11 @@ class SchedulerStore(Store):
     def batches_in(self, namespace_id: str, statuses: list[str]) -> int:
         return self.owners["batch"].count_documents({"namespace_id": namespace_id, "status": {"$in": statuses}})
 
-    def oldest_queued(self, namespace_id: str, pending: str) -> dict | None:
-        """The namespace's longest-waiting batch held back by its max_active_batches."""
-        return self.owners["batch"].find_one({"namespace_id": namespace_id, "status": pending, "queued": True},
+    def oldest_pending(self, namespace_id: str, pending: str) -> dict | None:
+        """The namespace's longest-waiting batch not started yet: one held back by its
+        max_active_batches, or one whose start message is still on its way (starting it
+        here keeps "oldest first" whichever start message a worker takes first)."""
+        return self.owners["batch"].find_one({"namespace_id": namespace_id, "status": pending},
                                              sort=[("created_at", ASCENDING), ("_id", ASCENDING)])
 
     def lock(self, namespace_id: str, ttl_s: float) -> bool:

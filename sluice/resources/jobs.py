@@ -119,6 +119,17 @@ class Runs(Resource):
         return wait_for("run", lambda: self.get(run_id), timeout=timeout, progress=progress,
                         raise_on_failure=raise_on_failure)
 
+    def pause(self, run_id: str) -> dict:
+        """No new chunk starts; chunks in progress finish. Status PAUSED."""
+        return self._http.post(f"/v1/pipelines/runs/{seg(run_id)}/pause")
+
+    def resume(self, run_id: str) -> dict:
+        return self._http.post(f"/v1/pipelines/runs/{seg(run_id)}/resume")
+
+    def cancel(self, run_id: str) -> dict:
+        """Status CANCELED (from PENDING, RUNNING or PAUSED); a finished run raises ConflictError."""
+        return self._http.post(f"/v1/pipelines/runs/{seg(run_id)}/cancel")
+
     def errors(self, run_id: str, *, limit: int | None = None) -> Iterator[dict]:
         """The run's failures grouped by step and message, with counts."""
         return self._http.pages("GET", f"/v1/pipelines/runs/{seg(run_id)}/errors", limit=limit)

@@ -157,3 +157,20 @@ def test_settings_come_from_arguments_then_environment():
 def test_a_transport_without_namespace_sends_no_header():
     t = Transport("http://x", "k", None)
     assert "X-Namespace" not in t.headers()
+
+
+def test_runs_pause_resume_and_cancel_post_to_the_run_and_a_finished_run_raises_conflict():
+    finished = (409, {"error": {"code": "run_finished", "message": "run is already COMPLETED", "status": 409,
+                                "details": []}})
+    client, session, _ = client_with([(200, {"id": "run_1", "status": "PAUSED"}),
+                                      (200, {"id": "run_1", "status": "RUNNING"}),
+                                      (200, {"id": "run_1", "status": "CANCELED"}), finished])
+    assert client.runs.pause("run_1")["status"] == "PAUSED"
+    assert client.runs.resume("run_1")["status"] == "RUNNING"
+    assert client.runs.cancel("run_1")["status"] == "CANCELED"
+    with pytest.raises(ConflictError) as err:
+        client.runs.cancel("run_1")
+    assert err.value.code == "run_finished"
+    assert [(s["method"], s["url"].rsplit("/v1", 1)[1]) for s in session.sent] == [
+        ("POST", "/pipelines/runs/run_1/pause"), ("POST", "/pipelines/runs/run_1/resume"),
+        ("POST", "/pipelines/runs/run_1/cancel"), ("POST", "/pipelines/runs/run_1/cancel")]

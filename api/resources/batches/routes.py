@@ -64,7 +64,7 @@ def cancel_and_revoke(batch_id: str) -> dict:
     pending = stores().batches.pending_chunks(batch["_id"], batch["attempt"], batch.get("current_tier", 0))
     tasks().revoke([c["_id"] for c in pending])
     # Its place under the namespace's max_active_batches is free: the oldest queued batch starts.
-    queued = stores().scheduler.oldest_queued(batch["namespace_id"], "PENDING")
+    queued = stores().scheduler.oldest_pending(batch["namespace_id"], "PENDING")
     if queued is not None:
         tasks().send(START_BATCH, (queued["_id"],), task_id=f"{queued['_id']}:start:{secrets.token_hex(3)}")
     return stores().batches.get(batch["_id"])

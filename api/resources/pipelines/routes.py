@@ -186,6 +186,15 @@ def resume_run(run_id: str):
     return run_engine.run_view(run, stores().runs.totals(run["_id"]))
 
 
+@bp.post("/runs/<run_id>/cancel")
+@documented("Cancel a run (PENDING, RUNNING or PAUSED): no new chunk starts, chunks in progress finish; "
+            "status CANCELED and the pipeline can run again",
+            errors={404: "run does not exist", 409: "already finished"})
+def cancel_run(run_id: str):
+    run = run_engine.cancel_run(stores(), run_id, namespace_id())
+    return run_engine.run_view(run, stores().runs.totals(run["_id"]))
+
+
 @bp.get("/runs/<run_id>/errors")
 @documented("A run's per-record failures grouped by step and message, with counts and last occurrence",
             query={"limit": "groups per page", "cursor": "next page"})

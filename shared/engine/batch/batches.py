@@ -2,6 +2,8 @@
 finish, cancel, retry. Celery tasks call these; none of them touch Celery."""
 from __future__ import annotations
 
+import logging
+from typing import Callable
 
 from shared.engine.batch import sources
 from shared.engine.batch.batchretry import transient_plan
@@ -15,6 +17,27 @@ from shared.stores import Stores
 from shared.timeutil import utcnow
 
 B = BatchStatus
+log = logging.getLogger("sluice.batches")
+
+# A batch that ends frees its place under its namespace's max_active_batches. Processes that
+# can launch work (the worker app) register a listener that starts the next queued batch at
+# once; without one (the API, whose cancel route sends the start itself) the next trigger or
+# the watchdog does.
+EndListener = Callable[[Stores, dict], None]
+_end_listeners: dict[str, EndListener] = {}
+
+
+def add_end_listener(name: str, fn: EndListener) -> None:
+    """Register `fn` under `name`; a process that builds its app again replaces it."""
+    _end_listeners[name] = fn
+
+
+def _ended(stores: Stores, batch: dict) -> None:
+    for listener in list(_end_listeners.values()):
+        try:
+            listener(stores, batch)
+        except Exception:  # noqa: BLE001 - the batch has ended; a later end or the watchdog starts the next
+            log.warning("could not start the batch queued after %s", batch["_id"], exc_info=True)
 
 
 def new_batch(ns_id: str, collection: dict, all_collections: list[dict], trigger: dict,
@@ -98,6 +121,7 @@ def finish_tier(stores: Stores, batch_id: str, tier_num: int) -> str:
         "completed_at": utcnow(), "final_stats": stores.batches.final_stats(batch.get("attempt", 1), stats)})
     if done is not None:
         emit(stores, done["namespace_id"], "batch.completed", _event_data(done, stats))
+        _ended(stores, done)
     return "done"
 
 
@@ -106,6 +130,7 @@ def fail(stores: Stores, batch_id: str, message: str) -> dict | None:
     if failed is not None:
         emit(stores, failed["namespace_id"], "batch.failed",
              _event_data(failed, stores.batches.tier_stats(batch_id)))
+        _ended(stores, failed)
     return failed
 
 
@@ -125,6 +150,8 @@ def cancel(stores: Stores, batch_id: str, namespace_id: str) -> dict:
         raise Conflict(f"batch is already {batch['status']}", code="batch_finished")
     stores.batches.set_fields(batch_id, {"cancel_requested": True})
     done = stores.batches.transition(batch_id, B.CANCELED.value, {"completed_at": utcnow()})
+    if done is not None:
+        _ended(stores, done)
     return done or stores.batches.get(batch_id)
 
 

@@ -9,10 +9,10 @@ from shared.engine.runs.budget import run_budget_problem
 from shared.engine.events import emit
 from shared.engine.runs.runsource import run_source
 from shared.engine.runs.streaks import after_run
-from shared.errors import Unprocessable
+from shared.errors import Conflict, Unprocessable
 from shared.ids import new_id
 from shared.settings import Settings
-from shared.status import RunStatus, finished_status
+from shared.status import RunStatus, finished_status, is_terminal
 from shared.stores import Stores
 from shared.stores.runs import STEPS
 from shared.timeutil import utcnow
@@ -86,6 +86,23 @@ def fail_run(stores: Stores, run_id: str, message: str) -> None:
     if ended is not None:
         release(stores, ended, None)
         emit(stores, ended["namespace_id"], "run.failed", run_view(ended, stores.runs.totals(run_id)))
+
+
+def cancel_run(stores: Stores, run_id: str, namespace_id: str) -> dict:
+    """PENDING, RUNNING or PAUSED → CANCELED, and the pipeline is free for its next run.
+    Chunks in progress finish (their counts stay); a queued chunk a worker meets later is
+    marked done with nothing read (one read of the run, one update), and parked ones stay
+    parked. A run that ended first answers 409."""
+    run = stores.runs.get(run_id, namespace_id)
+    if is_terminal("run", run["status"]):
+        raise Conflict(f"run is already {run['status']}", code="run_finished")
+    ended = stores.runs.transition(run_id, R.CANCELED.value, {"endTime": utcnow()})
+    if ended is None:   # it ended between the read and the guarded write
+        current = stores.runs.get(run_id)
+        raise Conflict(f"run is already {current['status']}", code="run_finished")
+    stores.scheduler.bump()   # gates re-read the pool: the run no longer takes a share
+    release(stores, ended, None)
+    return ended
 
 
 def release(stores: Stores, run: dict, max_update_time: Any) -> None:
