@@ -60,6 +60,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--small", type=int, default=500, help="objects in the small batch")
     p.add_argument("--chunk", type=int, default=250, help="SLUICE_CHUNK_SIZE")
     p.add_argument("--head-start", type=int, default=2_000, help="large-batch objects done before the small one")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="rounds of (fifo, fair), interleaved; medians are printed last")
     return p.parse_args(argv)
 
 
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     services = ensure_services()
     try:
-        results = [run_mode(services, mode, args) for mode in ("fifo", "fair")]
+        results = [run_mode(services, mode, args) for _ in range(args.repeat) for mode in ("fifo", "fair")]
     finally:
         services.stop()
     print(f"\nfairness: {args.small}-object batch beside a {args.large}-object batch of another namespace, "
@@ -78,6 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         print(f"{r['mode']:<10}{r['small_alone_s']:>12.2f}s{r['small_beside_large_s']:>13.2f}s"
               f"{r['small_beside_large_s'] / r['small_alone_s']:>13.1f}x{r['large_s']:>9.1f}s{r['large_objects_per_s']:>13}")
-    fifo, fair = results
-    print(f"fair vs fifo large-batch throughput: {100 * (fair['large_objects_per_s'] / fifo['large_objects_per_s'] - 1):+.1f} %")
+    med = {mode: {k: statistics.median(r[k] for r in results if r["mode"] == mode)
+                  for k in ("small_alone_s", "small_beside_large_s", "large_objects_per_s")}
+           for mode in ("fifo", "fair")}
+    med_ratio = {mode: statistics.median(r["small_beside_large_s"] / r["small_alone_s"]
+                                         for r in results if r["mode"] == mode) for mode in med}
+    if args.repeat > 1:
+        for mode, m in med.items():
+            print(f"median of {args.repeat} {mode:<5} small alone {m['small_alone_s']:.2f}s, beside "
+                  f"{m['small_beside_large_s']:.2f}s ({med_ratio[mode]:.1f}x); large {m['large_objects_per_s']:.0f} obj/s")
+    fifo, fair = med["fifo"], med["fair"]
+    print(f"fair vs fifo large-batch throughput (medians): "
+          f"{100 * (fair['large_objects_per_s'] / fifo['large_objects_per_s'] - 1):+.1f} %")
     return 0
