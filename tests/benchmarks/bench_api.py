@@ -185,7 +185,7 @@ class ApiServer:
         return out
 
     def stop(self) -> None:
-        from tests.e2e_support import stop_group
+        from tests.support.processes import stop_group
 
         stop_group(self.proc)
         self.log.unlink(missing_ok=True)
@@ -198,7 +198,7 @@ def prepare(services: Any, n_objects: int, batch_objects: int) -> tuple[dict, di
     from shared.settings import Settings
     from shared.secrets.box import generate_key
     from tests.benchmarks.bench_engine import ADMIN_KEY, Api, load_objects
-    from tests.integration.test_batch_polls import run_batch
+    from tests.support.batches import run_batch
 
     db = f"sluice_bench_api_{secrets.token_hex(4)}"
     env = {**services.env(), "SLUICE_DB": db, "SLUICE_ADMIN_KEY": ADMIN_KEY, "SLUICE_CHUNK_SIZE": "100",

@@ -58,7 +58,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from tests.benchmarks import bench_dag
-from tests.e2e_support import wait_until
+from tests.support.waiting import wait_until
 from tests.benchmarks.bench_app import FLOOR_CHUNK
 from tests.benchmarks.bench_ceiling import run_ceiling
 from tests.benchmarks.bench_report import print_report, verdict

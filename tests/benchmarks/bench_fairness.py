@@ -14,8 +14,8 @@ import sys
 import time
 from typing import Any
 
-from tests.e2e_support import WorkerProcess
-from tests.fairness_support import batch, tenant, timed, trigger, wait
+from tests.support.fairness import batch, tenant, timed, trigger, wait
+from tests.support.processes import WorkerProcess
 
 ADMIN_KEY = "sk_bench_admin_" + secrets.token_hex(8)
 
@@ -23,7 +23,8 @@ ADMIN_KEY = "sk_bench_admin_" + secrets.token_hex(8)
 def run_mode(services: Any, mode: str, args: argparse.Namespace) -> dict:
     from api.app import create_app
     from shared.settings import Settings
-    from tests.conftest import SECURITY_ENV, Api
+    from tests.support.api import Api
+    from tests.support.env import SECURITY_ENV
 
     env = {**services.env(), "SLUICE_DB": f"sluice_bench_fair_{secrets.token_hex(4)}", "SLUICE_ADMIN_KEY": ADMIN_KEY,
            "SLUICE_CHUNK_SIZE": str(args.chunk), "SLUICE_SCHEDULER": mode, **SECURITY_ENV}

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e_support import stop_group
+from tests.support.processes import stop_group
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024

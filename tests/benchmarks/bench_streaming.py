@@ -151,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     from api.app import create_app
     from cli.localservices import ensure_services
     from shared.settings import Settings
-    from tests.conftest import Api
-    from tests.e2e_support import WorkerProcess
+    from tests.support.api import Api
+    from tests.support.processes import WorkerProcess
 
     args = parse_args(argv)
     services = ensure_services(dict(os.environ))

@@ -14,18 +14,18 @@ from typing import Iterator
 import pytest
 import requests
 
-from tests.conftest import ADMIN_KEY, SECURITY_ENV, _in_ci
-from tests.e2e_support import REPO, BeatProcess, WorkerProcess, stop_group, wait_until
+from tests.support.env import ADMIN_KEY, SECURITY_ENV, in_ci
+from tests.support.processes import BeatProcess, REPO, WorkerProcess, stop_group
+from tests.support.waiting import wait_until
 
 CHROMIUM = os.environ.get("SLUICE_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = REPO / "docs" / "screenshots"
 
 
 def _chromium_or_skip() -> str:
     path = CHROMIUM if os.access(CHROMIUM, os.X_OK) else shutil.which("chromium")
     if not path:
         message = f"chromium is not installed at {CHROMIUM} (./dev test installs the Debian package)"
-        if _in_ci():
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
     return path
@@ -98,15 +98,3 @@ def stack(services, mongo_client) -> Iterator[Stack]:
         stop_group(api)
         log.close()
         mongo_client.drop_database(db)
-
-
-def sign_in(page, stack: Stack, key: str, path: str = "/ui/") -> None:
-    page.goto(stack.base + path)
-    page.get_by_label("API key").fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/ui/login" not in url)
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)

@@ -6,10 +6,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADMIN_KEY, screenshot, sign_in
-from tests.e2e_support import wait_until
+from tests.support.browser import screenshot, sign_in
+from tests.support.env import ADMIN_KEY
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.browser]
 
 N = 30
 SLOW = "function transform(d) { var x = 0; for (var i = 0; i < 1000000; i++) { x += i; } return {n: d.n, body: d.body}; }"

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.integration]
 
 OPS_ORDER = {"get": 0, "post": 1, "put": 2, "patch": 3, "delete": 4}
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.integration
 
 BAD_FILTER = {"AND": [{"field": "name", "operator": "equals", "value": 1}]}
 

@@ -7,7 +7,6 @@ import threading
 
 import pytest
 
-pytestmark = [pytest.mark.integration]
 
 BIG = 19297523213210910457856
 

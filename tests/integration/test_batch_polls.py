@@ -3,27 +3,10 @@ batch reads one row instead of summing every chunk row; a running or retried bat
 summed live. Driven through the plain engine functions (no worker needed)."""
 from __future__ import annotations
 
-import pytest
+from tests.support.batches import load_objects, run_batch
 
-from tests.integration.test_batches_e2e import load_objects
-
-pytestmark = pytest.mark.integration
 
 FAIL_SOME = "function transform(d) { if (d.i % 7 === 0) throw new Error('seven'); return {i: d.i}; }"
-
-
-def run_batch(stores, settings, batch_id: str) -> None:
-    from shared.engine.batch import batches as engine
-    from shared.engine.batch.chunk import process_chunk
-
-    engine.start(stores, batch_id)
-    tier, outcome = 0, "next"
-    while outcome == "next":
-        for chunk_id in engine.launch_tier(stores, settings, batch_id, tier):
-            process_chunk(stores, settings, chunk_id)
-        outcome = engine.finish_tier(stores, batch_id, tier)
-        tier += 1
-    assert outcome == "done"
 
 
 def test_a_finished_batch_is_polled_from_its_stored_figures_until_retried(app, api, settings):

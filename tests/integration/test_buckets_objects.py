@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-pytestmark = pytest.mark.integration
 
 SCHEMA = {"properties": {"sku": {"type": "string"}, "title": {"type": "text"},
                          "price": {"type": "number"}, "qty": {"type": "integer"},

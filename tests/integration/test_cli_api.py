@@ -8,12 +8,10 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import pytest
 
 from cli.localservices import free_port
-from tests.e2e_support import REPO, wait_until
-
-pytestmark = pytest.mark.integration
+from tests.support.processes import REPO
+from tests.support.waiting import wait_until
 
 
 def _children(pid: int) -> list[int]:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.integration
 
 SEED_BODY = {
     "collection_name": "people",

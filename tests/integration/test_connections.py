@@ -9,9 +9,8 @@ from pymongo.uri_parser import parse_uri
 
 from shared.connectors.webhook import verify
 from cli.localservices import free_port
-from tests.integration.test_connectors import HookServer
-
-pytestmark = pytest.mark.integration
+from tests.support.http import HookServer
+from tests.support.pipelines import create_connection
 
 
 @pytest.fixture
@@ -36,27 +35,21 @@ def raw_row(app, connection_id: str) -> dict:
     return app.extensions["sluice.stores"].connections.coll.find_one({"_id": connection_id})
 
 
-def create(api, name: str, conn_type: str, config: dict) -> dict:
-    status, body, _ = api.post("/v1/connections", json={"name": name, "type": conn_type, "config": config})
-    assert status == 201, body
-    return body
-
-
 def problem_paths(body: dict) -> set[str]:
     assert body["error"]["code"] == "validation_error", body
     return {d["path"] for d in body["error"]["details"]}
 
 
 def test_crud_and_pagination(api, raw_bucket):
-    conn = create(api, "raw-src", "bucket", {"bucket_id": "raw"})  # a name, resolved to the id
+    conn = create_connection(api, "raw-src", "bucket", {"bucket_id": "raw"})  # a name, resolved to the id
     assert conn["connection_id"].startswith("conn_") and conn["type"] == "bucket"
     assert conn["config"] == {"bucket_id": raw_bucket["bucket_id"]} and conn["roles"] == ["source"]
     cid = conn["connection_id"]
     for ref in (cid, "raw-src"):
         status, body, _ = api.get(f"/v1/connections/{ref}")
         assert status == 200 and body["connection_id"] == cid and body["name"] == "raw-src"
-    create(api, "sink", "collection", {})
-    create(api, "hook", "webhook", {"url": "https://hooks.example/in"})
+    create_connection(api, "sink", "collection", {})
+    create_connection(api, "hook", "webhook", {"url": "https://hooks.example/in"})
     status, page, _ = api.get("/v1/connections?limit=2")
     assert status == 200 and page["pagination"]["total"] == 3 and len(page["results"]) == 2
     status, rest, _ = api.get(f"/v1/connections?limit=2&cursor={page['pagination']['next_cursor']}")
@@ -79,15 +72,15 @@ def test_crud_and_pagination(api, raw_bucket):
 
 
 def test_names_are_unique_per_namespace(admin, api):
-    create(api, "dup", "collection", {})
+    create_connection(api, "dup", "collection", {})
     status, body, _ = api.post("/v1/connections", json={"name": "dup", "type": "collection"})
     assert status == 409 and body["error"]["code"] == "connection_exists"
-    create(api, "other", "collection", {})
+    create_connection(api, "other", "collection", {})
     status, body, _ = api.patch("/v1/connections/other", json={"name": "dup"})
     assert status == 409 and body["error"]["code"] == "connection_exists"
     # the same name in another namespace is fine
     assert admin.post("/v1/namespaces", json={"namespace_name": "second"})[0] == 201
-    create(admin.as_(namespace="second"), "dup", "collection", {})
+    create_connection(admin.as_(namespace="second"), "dup", "collection", {})
 
 
 def test_every_problem_is_listed_with_its_path(api, raw_bucket):
@@ -121,7 +114,7 @@ def test_every_problem_is_listed_with_its_path(api, raw_bucket):
     status, body, _ = api.call("POST", "/v1/connections", data="{}", headers={"Content-Type": "text/plain"})
     assert status == 415
     # PATCH re-validates the config, refuses a type change, and lists problems together
-    create(api, "src", "bucket", {"bucket_id": raw_bucket["bucket_id"]})
+    create_connection(api, "src", "bucket", {"bucket_id": raw_bucket["bucket_id"]})
     status, body, _ = api.patch("/v1/connections/src", json={"type": "webhook", "name": "no good",
                                                             "config": {"bucket_id": "ghost", "x": 1}})
     assert status == 400 and problem_paths(body) == {"type", "name", "config.bucket_id", "config.x"}
@@ -131,11 +124,11 @@ def test_every_problem_is_listed_with_its_path(api, raw_bucket):
 
 def test_secrets_are_masked_everywhere_and_patch_round_trips(app, api, mongo_host):
     uri = f"mongodb://etl:hunter22-pw@{mongo_host}/shop?authSource=admin"
-    db = create(api, "crm-db", "mongodb", {"uri": uri, "collection": "people"})
+    db = create_connection(api, "crm-db", "mongodb", {"uri": uri, "collection": "people"})
     assert db["config"] == {"uri": f"mongodb://etl:****@{mongo_host}/shop?authSource=admin",
                             "database": "shop", "collection": "people"}
     assert db["roles"] == ["source", "destination"]
-    hook = create(api, "crm-hook", "webhook", {
+    hook = create_connection(api, "crm-hook", "webhook", {
         "url": "https://hooks.example/in?token=tok-12345", "secret": "whsec_abcdef",
         "headers": {"Authorization": "Bearer bear-6789", "X-Api-Key": "key-24680", "X-Team": "crm"}})
     assert hook["config"] == {"url": "https://hooks.example/in?token=****", "secret": "****",
@@ -179,7 +172,7 @@ def test_secrets_are_masked_everywhere_and_patch_round_trips(app, api, mongo_hos
 
 
 def test_connections_of_another_namespace_are_404(admin, api):
-    conn = create(api, "mine", "collection", {})
+    conn = create_connection(api, "mine", "collection", {})
     assert admin.post("/v1/namespaces", json={"namespace_name": "theirs"})[0] == 201
     other = admin.as_(namespace="theirs")
     cid = conn["connection_id"]
@@ -193,7 +186,7 @@ def test_connections_of_another_namespace_are_404(admin, api):
 
 
 def test_delete_is_refused_while_a_pipeline_uses_the_connection(app, api, monkeypatch):
-    conn = create(api, "busy", "collection", {})
+    conn = create_connection(api, "busy", "collection", {})
 
     class Pipelines:
         def names_using_connection(self, namespace_id: str, connection_id: str) -> list[str]:
@@ -203,29 +196,29 @@ def test_delete_is_refused_while_a_pipeline_uses_the_connection(app, api, monkey
     status, body, _ = api.delete("/v1/connections/busy")
     assert status == 409 and body["error"]["code"] == "connection_in_use"
     assert body["error"]["details"] == [{"path": "pipelines", "message": "nightly-sync"}]
-    idle = create(api, "idle", "collection", {})
+    idle = create_connection(api, "idle", "collection", {})
     assert api.delete(f"/v1/connections/{idle['connection_id']}")[0] == 200
 
 
 def test_probe_bucket_and_collection(api, raw_bucket):
-    create(api, "src", "bucket", {"bucket_id": "raw"})
+    create_connection(api, "src", "bucket", {"bucket_id": "raw"})
     status, body, _ = api.post("/v1/connections/src/test")
     assert status == 200 and body["ok"] is True and isinstance(body["latency_ms"], float)
     assert api.delete("/v1/buckets/raw")[0] == 200
     assert api.post("/v1/connections/src/test")[1] == {
         "ok": False, "error": f"bucket '{raw_bucket['bucket_id']}' does not exist"}
-    create(api, "any-collection", "collection", {})
+    create_connection(api, "any-collection", "collection", {})
     assert api.post("/v1/connections/any-collection/test")[1]["ok"] is True
 
 
 def test_probe_mongodb_reachable_and_unreachable(api, services):
-    create(api, "local", "mongodb", {"uri": services.mongo_url, "database": "probe_db", "collection": "c"})
+    create_connection(api, "local", "mongodb", {"uri": services.mongo_url, "database": "probe_db", "collection": "c"})
     status, body, _ = api.post("/v1/connections/local/test")
     assert status == 200 and body["ok"] is True, body
-    create(api, "local-db", "mongodb", {"uri": services.mongo_url, "database": "probe_db"})
+    create_connection(api, "local-db", "mongodb", {"uri": services.mongo_url, "database": "probe_db"})
     assert api.post("/v1/connections/local-db/test")[1]["ok"] is True
     port = free_port()  # nothing listens there
-    create(api, "gone", "mongodb", {"uri": f"mongodb://127.0.0.1:{port}/?directConnection=true",
+    create_connection(api, "gone", "mongodb", {"uri": f"mongodb://127.0.0.1:{port}/?directConnection=true",
                                     "database": "x"})
     status, body, _ = api.post("/v1/connections/gone/test")
     assert status == 200 and body["ok"] is False and "ServerSelectionTimeoutError" in body["error"]
@@ -233,7 +226,7 @@ def test_probe_mongodb_reachable_and_unreachable(api, services):
 
 def test_probe_webhook_rule(api):
     with HookServer([200, 404, 401, 403, 500]) as hook:
-        create(api, "hook", "webhook", {"url": hook.url, "secret": "whsec_probe",
+        create_connection(api, "hook", "webhook", {"url": hook.url, "secret": "whsec_probe",
                                         "headers": {"Authorization": "Bearer x"}})
         results = [api.post("/v1/connections/hook/test")[1] for _ in range(5)]
     assert [r["ok"] for r in results] == [True, True, False, False, False]

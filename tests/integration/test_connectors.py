@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from bson import ObjectId
@@ -17,58 +15,8 @@ from shared.connectors.internal import pipeline_document_id
 from shared.connectors.webhook import verify
 from shared.errors import ValidationFailed
 from shared.timeutil import utcnow
-
-pytestmark = pytest.mark.integration
-
-CONTEXT = {"pipeline_id": "pipe_test", "run_id": "run_1", "chunk_id": "run_1:0", "namespace_id": "?"}
-
-
-class HookServer:
-    """A webhook receiver on 127.0.0.1 answering a script of statuses (then 200), recording
-    every request. Use as a context manager: it is shut down and its socket closed on exit."""
-
-    def __init__(self, statuses: list[int] | None = None, body: bytes = b"nope: bad payload"):
-        self.script = list(statuses or [])
-        self.answer_body = body
-        self.requests: list[dict] = []
-        self.lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                data = self.rfile.read(length) if length else b""
-                with outer.lock:
-                    outer.requests.append({"method": self.command, "path": self.path,
-                                           "headers": dict(self.headers.items()), "body": data})
-                    status = outer.script.pop(0) if outer.script else 200
-                payload = b"ok" if status < 300 else outer.answer_body
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_POST = do_HEAD = _handle
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-
-    def __enter__(self) -> "HookServer":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
+from tests.support.http import HookServer
+from tests.support.pipelines import CONTEXT, webhook_connection
 
 
 @pytest.fixture
@@ -231,12 +179,6 @@ def test_mongodb_destination_upserts_by_key(stores, ns, external):
 
 
 # -- webhook -------------------------------------------------------------------------------------
-def webhook_connection(url: str, **config) -> dict:
-    return {"_id": "conn_w", "namespace_id": "ns", "type": "webhook",
-            "config": {"url": url, "secret": "whsec_test", "headers": {"Authorization": "Bearer tok"},
-                       "batch_size": 2, "timeout_s": 5, "max_attempts": 5, **config}}
-
-
 def test_webhook_retries_5xx_signs_and_keeps_idempotency_keys(stores):
     items = [(f"k{i}", {"i": i, "when": datetime(2024, 1, 1)}) for i in range(3)]
     with HookServer([500, 500]) as hook:

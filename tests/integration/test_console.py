@@ -6,8 +6,6 @@ import re
 
 import pytest
 
-pytestmark = [pytest.mark.integration]
-
 
 def form_token(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)

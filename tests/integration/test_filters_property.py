@@ -31,13 +31,11 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.filters import compile_filter, matches, parse_filter, to_mongo
 
-pytestmark = pytest.mark.integration
 
 ALPHABET = "aAbB1é É.*\n$^(\\"
 DATETIME_FIELDS = frozenset({"d", "a.d"})

@@ -10,8 +10,6 @@ import pytest
 
 from shared.stores.paging import sort_spec
 
-pytestmark = pytest.mark.integration
-
 
 def stages(plan: dict) -> list[tuple[str, str | None]]:
     """(stage, index name) of every stage of a winning plan, outermost first."""

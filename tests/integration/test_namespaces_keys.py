@@ -1,10 +1,6 @@
 """Namespaces, API keys, scoping, revocation and cross-namespace isolation."""
 from __future__ import annotations
 
-import pytest
-
-pytestmark = pytest.mark.integration
-
 
 def make_ns(admin, name):
     status, body, _ = admin.post("/v1/namespaces", json={"namespace_name": name})

@@ -7,9 +7,7 @@ import time
 
 import pytest
 
-from tests.conftest import Api
-
-pytestmark = [pytest.mark.integration]
+from tests.support.api import Api
 
 
 @pytest.fixture

@@ -4,13 +4,10 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import pytest
 
 from shared.engine.runs.scheduler import tick
 from shared.stores import Stores
 from shared.timeutil import utcnow
-
-pytestmark = pytest.mark.integration
 
 
 def pipeline(pid: str, enabled: bool, next_run_at) -> dict:

@@ -11,9 +11,9 @@ from shared.errors import Unprocessable
 from shared.secrets.box import generate_key
 from shared.stores import Stores
 from shared.timeutil import utcnow
-from tests.integration.test_connectors import CONTEXT, HookServer
+from tests.support.http import HookServer
+from tests.support.pipelines import CONTEXT, create_connection
 
-pytestmark = pytest.mark.integration
 
 SECRETS = ("tok-777", "whsec_rest_1", "bear-rest", "key-rest", "pw-rest-9")
 
@@ -30,19 +30,13 @@ def raw(app, store: str, _id: str) -> dict:
     return app.extensions["sluice.stores"].mongo.db[store].find_one({"_id": _id})
 
 
-def create(api, name: str, conn_type: str, config: dict) -> dict:
-    status, body, _ = api.post("/v1/connections", json={"name": name, "type": conn_type, "config": config})
-    assert status == 201, body
-    return body
-
-
 def test_connection_secrets_are_encrypted_in_mongodb_and_real_for_the_worker(app, api, settings,
                                                                               worker_stores):
     with HookServer() as hook:
-        conn = create(api, "crm-hook", "webhook", {
+        conn = create_connection(api, "crm-hook", "webhook", {
             "url": hook.url + "?token=tok-777", "secret": "whsec_rest_1", "batch_size": 10,
             "headers": {"Authorization": "Bearer bear-rest", "X-Api-Key": "key-rest", "X-Team": "crm"}})
-        db = create(api, "crm-db", "mongodb", {"uri": "mongodb://etl:pw-rest-9@db.example:27017/shop"})
+        db = create_connection(api, "crm-db", "mongodb", {"uri": "mongodb://etl:pw-rest-9@db.example:27017/shop"})
         stored = raw(app, "connections", conn["connection_id"])["config"]
         stored_db = raw(app, "connections", db["connection_id"])["config"]
         # nothing secret in MongoDB; every secret value recognisably encrypted; the rest readable
@@ -97,7 +91,7 @@ def test_legacy_plain_rows_keep_working_and_are_encrypted_on_the_next_write(app,
 
 
 def test_rotation_then_a_lost_key(app, api, settings):
-    conn = create(api, "hook", "webhook", {"url": "https://h.example/in", "secret": "whsec_rotate"})
+    conn = create_connection(api, "hook", "webhook", {"url": "https://h.example/in", "secret": "whsec_rotate"})
     new_key = generate_key()
     rotated = Stores.from_settings(settings.with_(secret_keys=(new_key, *settings.secret_keys)))
     only_new = Stores.from_settings(settings.with_(secret_keys=(new_key,)))
@@ -126,7 +120,7 @@ def test_rotation_then_a_lost_key(app, api, settings):
 def test_sluice_reseal_command(app, api, settings, services, monkeypatch, capsys):
     from cli.main import main
 
-    create(api, "hook", "webhook", {"url": "https://h.example/in", "secret": "whsec_cli"})
+    create_connection(api, "hook", "webhook", {"url": "https://h.example/in", "secret": "whsec_cli"})
     for name, value in {**services.env(), "SLUICE_DB": settings.mongo_db,
                         "SLUICE_SECRET_KEY": ",".join(settings.secret_keys)}.items():
         monkeypatch.setenv(name, value)

@@ -5,14 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-
-pytestmark = [pytest.mark.integration]
-
-
-def connection(api, name: str, type_: str, config: dict) -> str:
-    status, body, _ = api.post("/v1/connections", json={"name": name, "type": type_, "config": config})
-    assert status == 201, body
-    return body["connection_id"]
+from tests.support.pipelines import connection
+from tests.support.streaming import create_pipeline
 
 
 def paths(body: dict) -> set[str]:
@@ -210,8 +204,6 @@ def test_put_validates_like_post(api, project):
 
 
 def test_a_connection_used_by_a_streaming_pipeline_cannot_be_deleted(api, services):
-    from tests.integration.streaming_support import connection, create_pipeline
-
     src = connection(api, "cdc-src", "mongodb", {"uri": services.mongo_url, "database": "sluice_del_src",
                                                  "collection": "things"})
     dst = connection(api, "cdc-dst", "mongodb", {"uri": services.mongo_url, "database": "sluice_del_dst",

@@ -17,9 +17,9 @@ from shared.settings import StreamingSettings
 from shared.engine.streaming.step import run_step
 from shared.stores.changefeed import HISTORY_LOST_MESSAGE, ChangeFeed, HistoryLost
 from shared.timeutil import utcnow
-from tests.integration.streaming_support import connection, create_pipeline, mirror_of
+from tests.support.pipelines import connection
+from tests.support.streaming import create_pipeline, mirror_of
 
-pytestmark = [pytest.mark.integration]
 SS = StreamingSettings(lease_s=30, stall_s=1)
 
 

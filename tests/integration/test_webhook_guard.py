@@ -9,10 +9,9 @@ import socket
 import pytest
 
 from shared.connectors import destination_for
-from tests.conftest import Api
-from tests.integration.test_connectors import CONTEXT, HookServer, webhook_connection
-
-pytestmark = pytest.mark.integration
+from tests.support.api import Api
+from tests.support.http import HookServer
+from tests.support.pipelines import CONTEXT, webhook_connection
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def test_a_missing_gunicorn_is_a_loud_refusal_not_a_slow_fallback(monkeypatch):
 def test_gunicorn_is_a_hard_dependency():
     import tomllib
 
-    from tests.e2e_support import REPO
+    from tests.support.processes import REPO
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert any(d.startswith("gunicorn") for d in project["dependencies"])

@@ -8,7 +8,7 @@ import pytest
 from cli.diff import (diff_bucket, diff_collection, diff_connection, diff_pipeline, diff_taxonomy,
                              pipeline_body)
 from cli.spec import SpecError, load_spec, parse_spec, plan
-from tests.e2e_support import REPO
+from tests.support.processes import REPO
 
 IDS = {("bucket", "articles"): "bkt_1", ("collection", "chunks"): "col_1", ("collection", "out"): "col_2",
        ("taxonomy", "topics"): "tax_1", ("connection", "src"): "conn_1", ("connection", "dst"): "conn_2"}

@@ -1,0 +1,82 @@
+"""Tenants sharing one pool, for the fair-scheduling tests and `./dev bench --fairness`:
+a namespace with a bucket of small objects and a one-tier collection over it."""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Callable
+
+from tests.support.batches import TERMINAL
+
+
+def tenant(admin: Any, stores: Any, name: str, n: int, limits: dict | None = None) -> Any:
+    """Create namespace `name` with `n` objects in bucket `items` and collection `copies`;
+    return the admin client bound to it."""
+    status, body, _ = admin.post("/v1/namespaces", json={"namespace_name": name})
+    assert status == 201, body
+    if limits:
+        status, body, _ = admin.patch(f"/v1/namespaces/{name}", json={"limits": limits})
+        assert status == 200, body
+    api = admin.as_(namespace=name)
+    status, body, _ = api.post("/v1/buckets", json={
+        "bucket_name": "items", "schema": {"properties": {"k": {"type": "string"}, "v": {"type": "integer"}}}})
+    assert status == 201, body
+    status, body, _ = api.post("/v1/collections", json={
+        "collection_name": "copies", "source": {"type": "bucket", "bucket_id": "items"},
+        "feature_extractors": [{"feature_extractor_name": "field_mapper",
+                                "parameters": {"rename": {"k": "key"}}}]})
+    assert status == 201, body
+    load(stores, body["namespace_id"], "items", n)
+    return api
+
+
+def load(stores: Any, ns_id: str, bucket: str, n: int) -> None:
+    """Bulk insert through the object store (the API's 1,000-per-request writes would make
+    set-up, not the engine, the slow part)."""
+    doc = stores.buckets.get(ns_id, bucket)
+    for lo in range(0, n, 5000):
+        items = [{"data": {"k": f"k{i}", "v": i}} for i in range(lo, min(n, lo + 5000))]
+        stores.objects.write_many(doc, items, "insert", [None] * len(items))
+
+
+def trigger(api: Any, **body: Any) -> str:
+    status, out, _ = api.post("/v1/collections/copies/trigger", json=body)
+    assert status == 200, out
+    return out["batch_id"]
+
+
+def batch(api: Any, batch_id: str) -> dict:
+    status, body, _ = api.get(f"/v1/batches/{batch_id}")
+    assert status == 200, body
+    return body
+
+
+def wait(api: Any, batch_id: str, timeout: float, until: Callable[[dict], bool] | None = None,
+         interval: float = 0.05) -> dict:
+    """Poll the batch until it is finished (or `until` holds); fail after `timeout` s."""
+    until = until or (lambda b: b["status"] in TERMINAL)
+    deadline = time.monotonic() + timeout
+    last: dict = {}
+    while time.monotonic() < deadline:
+        last = batch(api, batch_id)
+        if until(last):
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"batch {batch_id} not done after {timeout}s: {last.get('status')}")
+
+
+def timed(api: Any, timeout: float, **body: Any) -> tuple[dict, float]:
+    """Trigger a batch and wait for it; (final view, seconds from trigger to finished)."""
+    t0 = time.monotonic()
+    done = wait(api, trigger(api, **body), timeout)
+    return done, time.monotonic() - t0
+
+
+def chunk_spans(stores: Any, batch_id: str) -> list[tuple[datetime, datetime]]:
+    """(start, end) of every chunk that ran, from the chunk rows (end = completed_at,
+    start = end minus the chunk's measured duration)."""
+    from datetime import timedelta
+
+    rows = stores.batches.ledger.rows(batch_id, done=True)
+    return sorted((r["completed_at"] - timedelta(milliseconds=r.get("duration_ms") or 0), r["completed_at"])
+                  for r in rows if (r.get("counts") or {}).get("fetched"))
