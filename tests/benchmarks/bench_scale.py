@@ -38,7 +38,7 @@ from tests.benchmarks import bench_dag
 from tests.benchmarks.bench_engine import ADMIN_KEY, Api, create_dag, load_objects, log, run_engine, stop_process
 from tests.benchmarks.bench_procs import (BenchWorker, CpuMeter, MemorySampler, descendants, rss_kb,
                                           start_mongod_with_cache)
-from tests.e2e_support import wait_until
+from tests.support.waiting import wait_until
 
 
 class ServiceSampler(threading.Thread):

@@ -2,14 +2,8 @@
 running per namespace and priority — in /metrics and GET /v1/queues."""
 from __future__ import annotations
 
-from tests.support.fairness import batch, tenant, trigger, wait
+from tests.support.fairness import batch, queues, tenant, trigger, wait
 from tests.support.waiting import wait_until
-
-
-def queues(admin) -> dict:
-    status, body, _ = admin.get("/v1/queues")
-    assert status == 200, body
-    return body
 
 
 def test_oldest_message_age_and_chunks_waiting_and_running(admin, app, worker_env, start_worker):

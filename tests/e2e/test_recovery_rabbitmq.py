@@ -5,18 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.support.faults import kill_and_replace
+# The broker is the tests' private RabbitMQ (BROKER_URL for the API and the workers).
+from tests.support.rabbitmq import settings, worker_env  # noqa: F401
 
 pytestmark = [pytest.mark.fault, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-def settings(settings, rabbitmq_url):
-    return settings.with_(broker_url=rabbitmq_url)
-
-
-@pytest.fixture
-def worker_env(worker_env, rabbitmq_url):
-    return {**worker_env, "BROKER_URL": rabbitmq_url}
 
 
 def test_queues_are_quorum_queues_and_depth_is_read(api, app, start_worker):

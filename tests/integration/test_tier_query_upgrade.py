@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_batches_e2e import load_objects
-
-pytestmark = pytest.mark.integration
+from tests.support.batches import load_objects
 
 FAIL_SOME = "function transform(d) { if (d.i % 5 === 0) throw new Error('five'); return {i: d.i}; }"
 SCHEMA = {"properties": {"i": {"type": "integer"}, "seen": {"type": "datetime"}}}

@@ -28,3 +28,27 @@ def webhook_connection(url: str, **config) -> dict:
     return {"_id": "conn_w", "namespace_id": "ns", "type": "webhook",
             "config": {"url": url, "secret": "whsec_test", "headers": {"Authorization": "Bearer tok"},
                        "batch_size": 2, "timeout_s": 5, "max_attempts": 5, **config}}
+
+
+def pipeline(api, name: str) -> str:
+    """A bucket-to-collection pipeline over the tenant's `items`."""
+    status, body, _ = api.post("/v1/collections", json={"collection_name": f"{name}-out",
+                                                       "source": {"type": "bucket", "bucket_id": "items"}})
+    assert status == 201, body
+    ids = []
+    for conn, type_, config in ((f"{name}-src", "bucket", {"bucket_id": "items"}),
+                                (f"{name}-dst", "collection", {"collection_id": f"{name}-out"})):
+        status, body, _ = api.post("/v1/connections", json={"name": conn, "type": type_, "config": config})
+        assert status == 201, body
+        ids.append(body["connection_id"])
+    status, body, _ = api.post("/v1/pipelines", json={
+        "alias": name, "transformation_code": "function transform(r) { return {k: r.k, twice: r.v * 2}; }",
+        "source": {"connection_id": ids[0]}, "destination": {"connection_id": ids[1]}})
+    assert status == 201, body
+    return body["pipeline_id"]
+
+
+def run_view(api, run_id: str) -> dict:
+    status, body, _ = api.get(f"/v1/pipelines/runs/{run_id}")
+    assert status == 200, body
+    return body

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e_support import wait_until
-from tests.fairness_support import batch, tenant, trigger, wait
-from tests.integration import test_fair_share as fair
-from tests.integration.test_backlog import queues
+from tests.support.fairness import CHUNK, batch, capped_at_one_chunk, queues, small_batch_beside_large, tenant, trigger, wait
 # The broker is the tests' private RabbitMQ (BROKER_URL for the API and the workers).
-from tests.integration.test_recovery_rabbitmq import settings, worker_env  # noqa: F401
+from tests.support.rabbitmq import settings, worker_env  # noqa: F401
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(240)]
-CHUNK = {"SLUICE_CHUNK_SIZE": "250"}
+pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture
@@ -22,11 +19,11 @@ def stores(app):
 
 
 def test_a_small_batch_finishes_while_a_large_one_runs_on_rabbitmq(admin, stores, start_worker):
-    fair.test_a_small_batch_finishes_while_a_large_one_of_another_tenant_runs(admin, stores, start_worker)
+    small_batch_beside_large(admin, stores, start_worker)
 
 
 def test_a_namespace_capped_at_one_chunk_never_runs_two_on_rabbitmq(admin, stores, start_worker):
-    fair.test_a_namespace_capped_at_one_chunk_never_runs_two(admin, stores, start_worker)
+    capped_at_one_chunk(admin, stores, start_worker)
 
 
 def test_oldest_waiting_age_on_rabbitmq_comes_from_the_chunk_rows(admin, stores, start_worker):

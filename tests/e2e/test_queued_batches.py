@@ -7,10 +7,9 @@ import time
 
 import pytest
 
-from tests.e2e_support import wait_until
-from tests.fairness_support import tenant, trigger, wait
+from tests.support.fairness import tenant, trigger, wait
+from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 NO_WATCHDOG = {"SLUICE_CHUNK_SIZE": "250", "SLUICE_WATCHDOG_INTERVAL_S": "3600", "SLUICE_STALL_TIMEOUT_S": "3600"}
 
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e_support import wait_until
-from tests.fairness_support import tenant
-from tests.integration.test_fair_share import pipeline, run_view
-
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+from tests.support.fairness import tenant
+from tests.support.pipelines import pipeline, run_view
+from tests.support.waiting import wait_until
 CHUNK = {"SLUICE_CHUNK_SIZE": "250"}
 
 
