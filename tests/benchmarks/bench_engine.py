@@ -54,8 +54,9 @@ import platform
 import secrets
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterator
 
 from tests.benchmarks import bench_dag
 from tests.support.waiting import wait_until
@@ -360,18 +361,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
+@contextmanager
+def bench_services(cache_gb: float | None, mongod_pids: list[int]) -> Iterator[tuple[Any, Any]]:
+    """(services, driver Celery client) for a benchmark run, stopped afterwards: private
+    MongoDB/Redis (or MONGO_URL/REDIS_URL), with our own mongod of `cache_gb` GB of cache when
+    given (its pid appended to `mongod_pids`, so its CPU is counted)."""
     from cli.localservices import ensure_services
     from shared.settings import Settings
     from workers.app import create_celery
 
-    args = parse_args(argv)
     own_mongod = mongod_dir = None
     environ = dict(os.environ)
-    if args.mongod_cache_gb:
-        url, own_mongod, mongod_dir = start_mongod_with_cache(args.mongod_cache_gb)
+    if cache_gb:
+        url, own_mongod, mongod_dir = start_mongod_with_cache(cache_gb)
         environ["MONGO_URL"] = url
-        args.mongod_pid.append(own_mongod.pid)
+        mongod_pids.append(own_mongod.pid)
     try:
         services = ensure_services(environ)
     except BaseException:
@@ -383,13 +387,18 @@ def main(argv: list[str] | None = None) -> int:
         # between apps of a process): pings workers, sends and waits for the floor's tasks.
         celery = create_celery(Settings.from_env(services.env()))
         try:
-            results = [run_size(services, celery, args, n) for n in args.size_list
-                       for _ in range(args.repeat)]
+            yield services, celery
         finally:
             celery.close()
     finally:
         services.stop()
         stop_process(own_mongod, mongod_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    with bench_services(args.mongod_cache_gb, args.mongod_pid) as (services, celery):
+        results = [run_size(services, celery, args, n) for n in args.size_list for _ in range(args.repeat)]
     summary = verdict(results, args.target_ratio, args.target_rate)
     print_report(results, args, summary)
     doc = {"config": {"sizes": args.size_list, "chunk_size": args.chunk_size,

@@ -35,9 +35,8 @@ import threading
 from typing import Any
 
 from tests.benchmarks import bench_dag
-from tests.benchmarks.bench_engine import ADMIN_KEY, Api, create_dag, load_objects, log, run_engine, stop_process
-from tests.benchmarks.bench_procs import (BenchWorker, CpuMeter, MemorySampler, descendants, rss_kb,
-                                          start_mongod_with_cache)
+from tests.benchmarks.bench_engine import ADMIN_KEY, Api, bench_services, create_dag, load_objects, log, run_engine
+from tests.benchmarks.bench_procs import BenchWorker, CpuMeter, MemorySampler, descendants, rss_kb
 from tests.support.waiting import wait_until
 
 
@@ -220,32 +219,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cli.localservices import ensure_services
-    from shared.settings import Settings
-    from workers.app import create_celery
-
     args = parse_args(argv)
-    own_mongod = mongod_dir = None
-    environ = dict(os.environ)
-    if args.mongod_cache_gb and not environ.get("MONGO_URL"):
-        url, own_mongod, mongod_dir = start_mongod_with_cache(args.mongod_cache_gb)
-        environ["MONGO_URL"] = url
-        args.mongod_pid.append(own_mongod.pid)
-    try:
-        services = ensure_services(environ)
-    except BaseException:
-        stop_process(own_mongod, mongod_dir)
-        raise
-    log(f"services: mongo {services.mongo_url}  redis {services.redis_url}")
-    try:
-        celery = create_celery(Settings.from_env(services.env()))
-        try:
-            results = [run_size(services, celery, args, n) for n in args.size_list]
-        finally:
-            celery.close()
-    finally:
-        services.stop()
-        stop_process(own_mongod, mongod_dir)
+    cache_gb = None if os.environ.get("MONGO_URL") else args.mongod_cache_gb
+    with bench_services(cache_gb, args.mongod_pid) as (services, celery):
+        results = [run_size(services, celery, args, n) for n in args.size_list]
     print_report(results)
     text = json.dumps({"config": vars(args), "results": results}, indent=2, default=str)
     if args.json:
