@@ -59,11 +59,13 @@ class BatchStore(HeartbeatStore):
         self.coll.insert_one(doc)
         return doc
 
-    def get(self, batch_id: str, namespace_id: str | None = None) -> dict:
+    def get(self, batch_id: str, namespace_id: str | None = None, for_view: bool = False) -> dict:
+        """`for_view`: without the tiers' launch records, which only chunks read (a status
+        poll need not fetch and decode each tier's query, object_ids and all)."""
         q: dict[str, Any] = {"_id": batch_id}
         if namespace_id is not None:
             q["namespace_id"] = namespace_id
-        doc = self.coll.find_one(q)
+        doc = self.coll.find_one(q, {"tiers.launch": 0} if for_view else None)
         if doc is None:
             raise NotFound(f"batch '{batch_id}' does not exist", code="batch_not_found")
         return doc

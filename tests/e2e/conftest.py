@@ -46,3 +46,9 @@ def event_receiver():
     r = FlakyReceiver()
     yield r
     r.close()
+
+
+@pytest.fixture
+def stores(app):
+    """The stores of the API app the test drives (the same database the workers use)."""
+    return app.extensions["sluice.stores"]

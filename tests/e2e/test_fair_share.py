@@ -3,18 +3,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from tests.support.fairness import (CHUNK, batch, capped_at_one_chunk, chunk_spans, small_batch_beside_large, tenant,
                                     trigger, wait)
 from tests.support.pipelines import pipeline, run_view
 from tests.support.waiting import wait_until
-
-
-
-@pytest.fixture
-def stores(app):
-    return app.extensions["sluice.stores"]
 
 
 def test_a_small_batch_finishes_while_a_large_one_of_another_tenant_runs(admin, stores, start_worker):

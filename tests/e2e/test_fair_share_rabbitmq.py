@@ -13,11 +13,6 @@ from tests.support.waiting import wait_until
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture
-def stores(app):
-    return app.extensions["sluice.stores"]
-
-
 def test_a_small_batch_finishes_while_a_large_one_runs_on_rabbitmq(admin, stores, start_worker):
     small_batch_beside_large(admin, stores, start_worker)
 

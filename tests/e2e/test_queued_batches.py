@@ -5,17 +5,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from tests.support.fairness import tenant, trigger, wait
 from tests.support.waiting import wait_until
 
 NO_WATCHDOG = {"SLUICE_CHUNK_SIZE": "250", "SLUICE_WATCHDOG_INTERVAL_S": "3600", "SLUICE_STALL_TIMEOUT_S": "3600"}
-
-
-@pytest.fixture
-def stores(app):
-    return app.extensions["sluice.stores"]
 
 
 def test_a_failed_batch_starts_the_next_queued_one_at_once(admin, stores, start_worker):

@@ -3,17 +3,10 @@ PAUSED with real workers: the pipeline is free again, queued chunks are skipped 
 and a finished run answers 409 in the error envelope."""
 from __future__ import annotations
 
-import pytest
-
 from tests.support.fairness import tenant
 from tests.support.pipelines import pipeline, run_view
 from tests.support.waiting import wait_until
 CHUNK = {"SLUICE_CHUNK_SIZE": "250"}
-
-
-@pytest.fixture
-def stores(app):
-    return app.extensions["sluice.stores"]
 
 
 def start(api, pipeline_id: str) -> str:

@@ -26,7 +26,7 @@ def view(batch: dict) -> dict:
 @bp.get("/<batch_id>")
 @documented("Live progress of a batch: status, tiers, counters, errors", errors={404: "no such batch"})
 def get(batch_id: str):
-    return view(stores().batches.get(batch_id, namespace_id()))
+    return view(stores().batches.get(batch_id, namespace_id(), for_view=True))
 
 
 @bp.post("/list")
